@@ -1,2 +1,26 @@
 //! chat-service: a socket.io room-messaging server, drop-in compatible with
 //! the Node.js `chat-service` 1.0.0 protocol.
+//!
+//! Data flows one way: a socket event (`transport`) goes through the
+//! dispatcher (`dispatch`: validation, hooks) to a command (`commands`),
+//! which reads and changes the `state` and emits notifications through
+//! the `transport`.
+
+pub mod commands;
+pub mod dispatch;
+pub mod error;
+pub mod hooks;
+pub mod http;
+pub mod json;
+pub mod options;
+pub mod presence;
+pub mod server;
+pub mod service;
+pub mod state;
+pub mod transport;
+
+pub use dispatch::{CallContext, ExecInfo};
+pub use error::ChatServiceError;
+pub use hooks::{Flow, Hooks};
+pub use options::ServiceOptions;
+pub use service::{ChatService, ChatServiceBuilder, RoomInit, UserInit};

@@ -1,0 +1,255 @@
+//! Room lifecycle and membership: `roomCreate`, `roomDelete`, `roomJoin`,
+//! `roomLeave`, and the removal of users who lost access (protocol.md 4.5).
+
+use serde_json::{Value, json};
+
+use super::{Cmd, Formats, is_valid_name, now_ms};
+use crate::dispatch::{Exec, args};
+use crate::error::{ChatServiceError, Result};
+use crate::hooks::RoomEvent;
+use crate::service::ChatService;
+use crate::state::{Actor, RoomConfig};
+use crate::transport::Target;
+
+pub struct RoomCreate {
+    pub room: String,
+    pub whitelist_only: bool,
+}
+
+impl Cmd for RoomCreate {
+    const ARITY: usize = 2;
+    fn parse(a: &[Value], _: Formats) -> Result<Self> {
+        Ok(Self {
+            room: args::string(a, 0)?,
+            whitelist_only: args::boolean(a, 1)?,
+        })
+    }
+    async fn apply(self, cx: &Exec<'_>) -> Result<Value> {
+        let options = cx.service.options();
+        if !options.enable_rooms_management && !cx.bypass {
+            return Err(ChatServiceError::NotAllowed);
+        }
+        if !is_valid_name(&self.room) {
+            return Err(ChatServiceError::InvalidName(Value::String(self.room)));
+        }
+        let config = RoomConfig {
+            owner: cx.user.map(str::to_owned),
+            whitelist_only: self.whitelist_only,
+            ..cx.service.default_room_config()
+        };
+        cx.service.state().add_room(&self.room, config).await?;
+        Ok(Value::Null)
+    }
+}
+
+pub struct RoomDelete {
+    pub room: String,
+}
+
+impl Cmd for RoomDelete {
+    const ARITY: usize = 1;
+    fn parse(a: &[Value], _: Formats) -> Result<Self> {
+        Ok(Self {
+            room: args::string(a, 0)?,
+        })
+    }
+    async fn apply(self, cx: &Exec<'_>) -> Result<Value> {
+        if !cx.service.options().enable_rooms_management && !cx.bypass {
+            return Err(ChatServiceError::NotAllowed);
+        }
+        let actor = Actor {
+            user: cx.user,
+            bypass: cx.bypass,
+        };
+        let removed = cx.service.state().delete_room(&self.room, actor).await?;
+        for (user, sockets) in removed {
+            // The channel is being emptied: no `roomUserLeft` here.
+            after_removal(cx.service, &self.room, &user, &sockets, false).await;
+        }
+        Ok(Value::Null)
+    }
+}
+
+pub struct RoomJoin {
+    pub room: String,
+}
+
+impl Cmd for RoomJoin {
+    const ARITY: usize = 1;
+    fn parse(a: &[Value], _: Formats) -> Result<Self> {
+        Ok(Self {
+            room: args::string(a, 0)?,
+        })
+    }
+    async fn apply(self, cx: &Exec<'_>) -> Result<Value> {
+        let Some(id) = cx.id else {
+            return Err(ChatServiceError::NoSocket("roomJoin".into()));
+        };
+        let user = cx.require_user()?;
+        let service = cx.service;
+        let state = service.state();
+        let room = self.room.as_str();
+        let _lock = state.lock(user, room, service.options().lock_ttl).await?;
+        let joined = state.room_join(room, user, id, now_ms()).await?;
+        if let Err(error) = service.transport().join(id, room) {
+            rollback_join(service, room, user, id).await;
+            return Err(error);
+        }
+        if joined.already {
+            return Ok(json!(joined.njoined));
+        }
+        if let Some(on_join) = &service.hooks().on_join {
+            let event = RoomEvent {
+                id: id.to_string(),
+                room_name: room.to_string(),
+                njoined: joined.njoined,
+            };
+            if let Err(error) = on_join(service.clone(), event).await {
+                rollback_join(service, room, user, id).await;
+                return Err(error);
+            }
+        }
+        let transport = service.transport();
+        if joined.njoined == 1 && joined.userlist_updates {
+            transport
+                .emit(
+                    Target::Room(room),
+                    "roomUserJoined",
+                    &[json!(room), json!(user)],
+                )
+                .await;
+        }
+        let echo = Target::User {
+            name: user,
+            except: cx.join_echo_except(),
+        };
+        transport
+            .emit(
+                echo,
+                "roomJoinedEcho",
+                &[json!(room), json!(id), json!(joined.njoined)],
+            )
+            .await;
+        Ok(json!(joined.njoined))
+    }
+}
+
+/// Undoes a join: state and channel. (The original left the socket in the
+/// channel, receiving the room's messages while not joined: fixed.)
+async fn rollback_join(service: &ChatService, room: &str, user: &str, id: &str) {
+    service.transport().leave(id, room);
+    if let Err(error) = service.state().room_leave(room, user, id, now_ms()).await {
+        tracing::warn!(%room, %user, %id, %error, "join rollback failed");
+    }
+}
+
+pub struct RoomLeave {
+    pub room: String,
+}
+
+impl Cmd for RoomLeave {
+    const ARITY: usize = 1;
+    fn parse(a: &[Value], _: Formats) -> Result<Self> {
+        Ok(Self {
+            room: args::string(a, 0)?,
+        })
+    }
+    async fn apply(self, cx: &Exec<'_>) -> Result<Value> {
+        let Some(id) = cx.id else {
+            return Err(ChatServiceError::NoSocket("roomLeave".into()));
+        };
+        let user = cx.require_user()?;
+        let service = cx.service;
+        let room = self.room.as_str();
+        let _lock = service
+            .state()
+            .lock(user, room, service.options().lock_ttl)
+            .await?;
+        let left = service.state().room_leave(room, user, id, now_ms()).await?;
+        let transport = service.transport();
+        transport.leave(id, room);
+        if left.was_joined {
+            let echo = Target::User {
+                name: user,
+                except: cx.join_echo_except(),
+            };
+            transport
+                .emit(
+                    echo,
+                    "roomLeftEcho",
+                    &[json!(room), json!(id), json!(left.njoined)],
+                )
+                .await;
+            if left.userlist_updates {
+                transport
+                    .emit(
+                        Target::Room(room),
+                        "roomUserLeft",
+                        &[json!(room), json!(user)],
+                    )
+                    .await;
+            }
+            service.run_on_leave(id, room, left.njoined).await;
+        }
+        Ok(json!(left.njoined))
+    }
+}
+
+/// Removes users who lost access to a room (4.5), each under its lock.
+/// Errors per user are logged and swallowed, as the protocol says.
+pub(crate) async fn remove_users(service: &ChatService, room: &str, users: &[String]) {
+    for user in users {
+        if let Err(error) = remove_user(service, room, user).await {
+            tracing::warn!(%room, %user, %error, "removing a user from a room failed");
+        }
+    }
+}
+
+async fn remove_user(service: &ChatService, room: &str, user: &str) -> Result<()> {
+    let state = service.state();
+    let _lock = state.lock(user, room, service.options().lock_ttl).await?;
+    let removed = state.room_remove_user(room, user, now_ms()).await?;
+    after_removal(
+        service,
+        room,
+        user,
+        &removed.sockets,
+        removed.userlist_updates,
+    )
+    .await;
+    Ok(())
+}
+
+/// Unsubscribes a removed user's sockets and tells them (4.5 step 2).
+async fn after_removal(
+    service: &ChatService,
+    room: &str,
+    user: &str,
+    sockets: &[String],
+    userlist_updates: bool,
+) {
+    if sockets.is_empty() {
+        return;
+    }
+    let transport = service.transport();
+    for id in sockets {
+        transport.leave(id, room);
+        service.run_on_leave(id, room, 0).await;
+    }
+    let all = Target::User {
+        name: user,
+        except: None,
+    };
+    transport
+        .emit(all, "roomAccessRemoved", &[json!(room)])
+        .await;
+    if userlist_updates {
+        transport
+            .emit(
+                Target::Room(room),
+                "roomUserLeft",
+                &[json!(room), json!(user)],
+            )
+            .await;
+    }
+}

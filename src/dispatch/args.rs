@@ -1,0 +1,95 @@
+//! Argument checkers (protocol.md 3): each reads one positional argument,
+//! converting it, or fails with `badArgument` at that position.
+
+use serde_json::{Map, Value};
+
+use crate::error::{ChatServiceError, Result};
+
+fn arg(args: &[Value], pos: usize) -> &Value {
+    args.get(pos).unwrap_or(&Value::Null)
+}
+
+fn bad(args: &[Value], pos: usize) -> ChatServiceError {
+    ChatServiceError::bad_argument(pos, arg(args, pos))
+}
+
+/// `str`: any string.
+pub fn string(args: &[Value], pos: usize) -> Result<String> {
+    match arg(args, pos) {
+        Value::String(s) => Ok(s.clone()),
+        _ => Err(bad(args, pos)),
+    }
+}
+
+/// `bool`: exactly `true` or `false`.
+pub fn boolean(args: &[Value], pos: usize) -> Result<bool> {
+    arg(args, pos).as_bool().ok_or_else(|| bad(args, pos))
+}
+
+/// `str[]`: an array of strings.
+pub fn strings(args: &[Value], pos: usize) -> Result<Vec<String>> {
+    let items = arg(args, pos).as_array().ok_or_else(|| bad(args, pos))?;
+    items
+        .iter()
+        .map(|v| v.as_str().map(str::to_owned))
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| bad(args, pos))
+}
+
+/// `num>=min`: a finite number not below `min`, truncated to an integer
+/// the way the original's array slicing truncates it.
+pub fn number(args: &[Value], pos: usize, min: f64) -> Result<u64> {
+    match arg(args, pos).as_f64() {
+        Some(n) if n.is_finite() && n >= min => Ok(n.trunc() as u64),
+        _ => Err(bad(args, pos)),
+    }
+}
+
+/// `any`: anything, `null` included.
+pub fn any(args: &[Value], pos: usize) -> Value {
+    arg(args, pos).clone()
+}
+
+/// `msg`: the default format `{textMessage: string}` and nothing else, or,
+/// with a custom format, any plain object (its checker runs later).
+pub fn message(args: &[Value], pos: usize, custom_format: bool) -> Result<Map<String, Value>> {
+    let Value::Object(map) = arg(args, pos) else {
+        return Err(bad(args, pos));
+    };
+    let default_format = map.len() == 1 && map.get("textMessage").is_some_and(Value::is_string);
+    if custom_format || default_format {
+        Ok(map.clone())
+    } else {
+        Err(bad(args, pos))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn checkers_accept_and_reject_as_the_protocol_says() {
+        let args = vec![
+            json!("r"),
+            json!(1.5),
+            json!(["a", 1]),
+            json!({"textMessage": "x", "other": 1}),
+        ];
+        assert_eq!(string(&args, 0).unwrap(), "r");
+        assert!(string(&args, 1).is_err());
+        assert_eq!(number(&args, 1, 1.0).unwrap(), 1);
+        assert!(number(&args, 0, 0.0).is_err());
+        assert_eq!(
+            strings(&args, 2).unwrap_err(),
+            ChatServiceError::BadArgument(2, json!(["a", 1]))
+        );
+        assert!(message(&args, 3, false).is_err());
+        assert!(message(&args, 3, true).is_ok());
+        assert!(boolean(&[json!(0)], 0).is_err());
+        assert!(number(&[json!("1")], 0, 0.0).is_err());
+        assert!(number(&[json!(-1)], 0, 0.0).is_err());
+        assert!(number(&[json!(0)], 0, 1.0).is_err());
+    }
+}

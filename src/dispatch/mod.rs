@@ -1,0 +1,187 @@
+//! The one path every command takes, from a socket or from the server API
+//! (protocol.md 2.2): argument split and validation, the custom message
+//! checker, the before-hook, the command, the after-hook.
+
+pub mod args;
+
+use serde_json::{Map, Value};
+
+use crate::commands::{self, Command};
+use crate::error::{ChatServiceError, Result};
+use crate::hooks::Flow;
+use crate::service::ChatService;
+
+/// Who runs a command: a client request or an `execUserCommand` context.
+#[derive(Debug, Clone, Default)]
+pub struct CallContext {
+    /// The acting user; `None` for anonymous server calls.
+    pub user_name: Option<String>,
+    /// The socket id (request socket, or the server call's `id`).
+    pub id: Option<String>,
+    pub bypass_hooks: bool,
+    pub bypass_permissions: bool,
+    /// `true` for `execUserCommand`.
+    pub is_local_call: bool,
+}
+
+impl CallContext {
+    /// A request from a connected socket.
+    pub fn socket(user_name: &str, id: &str) -> Self {
+        Self {
+            user_name: Some(user_name.to_string()),
+            id: Some(id.to_string()),
+            ..Self::default()
+        }
+    }
+}
+
+/// What command hooks see (protocol.md 10.1).
+#[derive(Clone)]
+pub struct ExecInfo {
+    pub server: ChatService,
+    pub user_name: Option<String>,
+    pub id: Option<String>,
+    /// The validated arguments; a before-hook may replace them.
+    pub args: Vec<Value>,
+    /// Arguments beyond the command's arity.
+    pub rest_args: Vec<Value>,
+    /// `None` for client requests.
+    pub bypass_permissions: Option<bool>,
+    pub bypass_hooks: bool,
+    pub is_local_call: bool,
+    /// In after-hooks: `[result]` on success.
+    pub results: Option<Vec<Value>>,
+    /// In after-hooks: the command's error.
+    pub error: Option<ChatServiceError>,
+    /// Scratch space shared by the before- and after-hook of one call.
+    pub data: Map<String, Value>,
+}
+
+/// The running command's view of its caller.
+pub struct Exec<'a> {
+    pub service: &'a ChatService,
+    pub user: Option<&'a str>,
+    pub id: Option<&'a str>,
+    pub bypass: bool,
+    pub is_local_call: bool,
+}
+
+impl Exec<'_> {
+    /// The socket to leave out of echoes to the user's "others" (7.1):
+    /// the acting socket when it is connected here.
+    pub fn echo_except(&self) -> Option<&str> {
+        self.id.filter(|id| self.service.transport().is_local(id))
+    }
+
+    /// Join/leave echoes from server calls go to all the user's sockets.
+    pub fn join_echo_except(&self) -> Option<&str> {
+        if self.is_local_call {
+            None
+        } else {
+            self.echo_except()
+        }
+    }
+
+    /// The acting user, or `notAllowed` for anonymous calls to commands
+    /// that need one.
+    pub fn require_user(&self) -> Result<&str> {
+        self.user.ok_or(ChatServiceError::NotAllowed)
+    }
+}
+
+/// Splits and validates arguments, running the custom message checkers.
+/// Returns the parsed command, the arguments and the rest.
+async fn validate(
+    service: &ChatService,
+    name: &str,
+    mut args: Vec<Value>,
+) -> Result<(Command, Vec<Value>, Vec<Value>)> {
+    let arity =
+        commands::arity(name).ok_or_else(|| ChatServiceError::NoCommand(name.to_string()))?;
+    if args.len() < arity {
+        return Err(ChatServiceError::WrongArgumentsCount(arity, args.len()));
+    }
+    let rest = args.split_off(arity);
+    let command = Command::parse(name, &args, service.formats())?;
+    if let Some((message, checker)) = command.custom_message(service.hooks()) {
+        checker(message.clone()).await?;
+    }
+    Ok((command, args, rest))
+}
+
+/// `checkArguments`: validation only.
+pub async fn check_arguments(service: &ChatService, name: &str, args: Vec<Value>) -> Result<()> {
+    validate(service, name, args).await.map(|_| ())
+}
+
+/// Runs one command through the whole pipeline; the result is the list of
+/// ack values after `null`.
+pub async fn execute(
+    service: &ChatService,
+    context: CallContext,
+    name: &str,
+    args: Vec<Value>,
+) -> Result<Vec<Value>> {
+    let (command, args, rest_args) = validate(service, name, args).await?;
+    let hooks = service.hooks();
+    let before = (!context.bypass_hooks)
+        .then(|| hooks.before.get(name))
+        .flatten();
+    let after = (!context.bypass_hooks)
+        .then(|| hooks.after.get(name))
+        .flatten();
+    if before.is_none() && after.is_none() {
+        return run(service, &context, command).await.map(|v| vec![v]);
+    }
+
+    let mut info = ExecInfo {
+        server: service.clone(),
+        user_name: context.user_name.clone(),
+        id: context.id.clone(),
+        args,
+        rest_args,
+        bypass_permissions: context.is_local_call.then_some(context.bypass_permissions),
+        bypass_hooks: context.bypass_hooks,
+        is_local_call: context.is_local_call,
+        results: None,
+        error: None,
+        data: Map::new(),
+    };
+    let mut command = Some(command);
+    if let Some(before) = before {
+        let original = info.args.clone();
+        match before(info).await? {
+            Flow::Reply(values) => return Ok(values),
+            Flow::Continue(next) => info = *next,
+        }
+        if info.args != original {
+            command = Some(Command::parse(name, &info.args, service.formats())?);
+        }
+    }
+    let outcome = match command {
+        Some(command) => run(service, &context, command).await,
+        None => Err(ChatServiceError::internal("Error: missing command")),
+    };
+    let Some(after) = after else {
+        return outcome.map(|v| vec![v]);
+    };
+    match &outcome {
+        Ok(value) => info.results = Some(vec![value.clone()]),
+        Err(error) => info.error = Some(error.clone()),
+    }
+    match after(info).await? {
+        Some(values) if !values.is_empty() => Ok(values),
+        _ => outcome.map(|v| vec![v]),
+    }
+}
+
+async fn run(service: &ChatService, context: &CallContext, command: Command) -> Result<Value> {
+    let exec = Exec {
+        service,
+        user: context.user_name.as_deref(),
+        id: context.id.as_deref(),
+        bypass: context.bypass_permissions,
+        is_local_call: context.is_local_call,
+    };
+    command.apply(&exec).await
+}

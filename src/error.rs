@@ -1,0 +1,245 @@
+//! The one error type of the service, mapping 1:1 to the protocol's error
+//! codes, and its two wire renderings (string or raw object).
+
+use serde_json::{Value, json};
+
+use crate::json::format_js;
+
+/// Every error a command, a hook or the server API can produce.
+///
+/// Each variant is one protocol error code; `Custom` carries the codes that
+/// hooks invent, `Internal` anything that is not a `ChatServiceError` in the
+/// original (a bug, a store failure, a hook's plain error).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ChatServiceError {
+    #[error("{}", self.message())]
+    BadArgument(usize, Value),
+    #[error("{0}")]
+    Internal(String),
+    #[error("{}", self.message())]
+    InvalidName(Value),
+    #[error("{}", self.message())]
+    InvalidSocket(String),
+    #[error("{}", self.message())]
+    NoCommand(String),
+    #[error("{}", self.message())]
+    ListLimitExceeded(String),
+    #[error("{}", self.message())]
+    NoList(String),
+    #[error("{}", self.message())]
+    NoLogin,
+    #[error("{}", self.message())]
+    NoRoom(String),
+    #[error("{}", self.message())]
+    NoSocket(String),
+    #[error("{}", self.message())]
+    NoUser(String),
+    #[error("{}", self.message())]
+    NoUserOnline(String),
+    #[error("{}", self.message())]
+    NotAllowed,
+    #[error("{}", self.message())]
+    NotJoined(String),
+    #[error("{}", self.message())]
+    RoomExists(String),
+    #[error("{}", self.message())]
+    Timeout,
+    #[error("{}", self.message())]
+    UserExists(String),
+    #[error("{}", self.message())]
+    UserOnline(String),
+    #[error("{}", self.message())]
+    WrongArgumentsCount(usize, usize),
+    /// A code of the application's own (hooks); args are kept for raw mode.
+    #[error("{}", self.message())]
+    Custom { code: String, args: Vec<Value> },
+}
+
+pub type Result<T, E = ChatServiceError> = std::result::Result<T, E>;
+
+impl ChatServiceError {
+    /// A custom error with an application-defined code, as hooks raise them.
+    pub fn custom(code: impl Into<String>, args: Vec<Value>) -> Self {
+        Self::Custom {
+            code: code.into(),
+            args,
+        }
+    }
+
+    /// An internal error; `message` is shown as is (`"Error: boom"`).
+    pub fn internal(message: impl std::fmt::Display) -> Self {
+        Self::Internal(message.to_string())
+    }
+
+    /// The protocol error code.
+    pub fn code(&self) -> &str {
+        use ChatServiceError::*;
+        match self {
+            BadArgument(..) => "badArgument",
+            Internal(_) => "internalError",
+            InvalidName(_) => "invalidName",
+            InvalidSocket(_) => "invalidSocket",
+            NoCommand(_) => "noCommand",
+            ListLimitExceeded(_) => "listLimitExceeded",
+            NoList(_) => "noList",
+            NoLogin => "noLogin",
+            NoRoom(_) => "noRoom",
+            NoSocket(_) => "noSocket",
+            NoUser(_) => "noUser",
+            NoUserOnline(_) => "noUserOnline",
+            NotAllowed => "notAllowed",
+            NotJoined(_) => "notJoined",
+            RoomExists(_) => "roomExists",
+            Timeout => "timeout",
+            UserExists(_) => "userExists",
+            UserOnline(_) => "userOnline",
+            WrongArgumentsCount(..) => "wrongArgumentsCount",
+            Custom { code, .. } => code,
+        }
+    }
+
+    /// The error's arguments as the protocol lists them.
+    pub fn args(&self) -> Vec<Value> {
+        use ChatServiceError::*;
+        match self {
+            BadArgument(pos, value) => vec![json!(pos), value.clone()],
+            Internal(msg) => vec![json!(msg)],
+            InvalidName(name) => vec![name.clone()],
+            InvalidSocket(s) | NoCommand(s) | ListLimitExceeded(s) | NoList(s) | NoRoom(s)
+            | NoSocket(s) | NoUser(s) | NoUserOnline(s) | NotJoined(s) | RoomExists(s)
+            | UserExists(s) | UserOnline(s) => vec![json!(s)],
+            NoLogin | NotAllowed | Timeout => vec![],
+            WrongArgumentsCount(expected, got) => vec![json!(expected), json!(got)],
+            Custom { args, .. } => args.clone(),
+        }
+    }
+
+    fn format(&self) -> Option<&'static str> {
+        use ChatServiceError::*;
+        Some(match self {
+            BadArgument(..) => "Bad argument at position %d, value %j",
+            Internal(_) => "%s",
+            InvalidName(_) => "String %s contains invalid characters",
+            InvalidSocket(_) => "Socket %s is not connected",
+            NoCommand(_) => "No such command %s",
+            ListLimitExceeded(_) => "Exceeded %s size limit",
+            NoList(_) => "No such list %s",
+            NoLogin => "No login provided",
+            NoRoom(_) => "No such room %s",
+            NoSocket(_) => "Command %s requires a valid socket",
+            NoUser(_) => "No such user %s",
+            NoUserOnline(_) => "No such user online %s",
+            NotAllowed => "Action is not allowed",
+            NotJoined(_) => "Not joined to room %s",
+            RoomExists(_) => "Room %s already exists",
+            Timeout => "Server operation timeout",
+            UserExists(_) => "User %s already exists",
+            UserOnline(_) => "User %s is online",
+            WrongArgumentsCount(..) => "Expected %s arguments, got %s",
+            Custom { .. } => return None,
+        })
+    }
+
+    /// The message without the `ChatServiceError: ` prefix
+    /// (`"No such room room1"`); a custom code renders as the code itself.
+    pub fn message(&self) -> String {
+        match self.format() {
+            Some(fmt) => format_js(fmt, &self.args()),
+            None => self.code().to_string(),
+        }
+    }
+
+    /// The string form clients receive without `useRawErrorObjects`.
+    pub fn to_wire_string(&self) -> String {
+        match self {
+            Self::Internal(msg) => msg.clone(),
+            _ => format!("ChatServiceError: {}", self.message()),
+        }
+    }
+
+    /// The raw object form `{name, code, args}` (keys in that order).
+    pub fn to_raw_object(&self) -> Value {
+        json!({"name": "ChatServiceError", "code": self.code(), "args": self.args()})
+    }
+
+    /// The error as sent to a client: a string, or the raw object.
+    pub fn render(&self, raw: bool) -> Value {
+        if raw {
+            self.to_raw_object()
+        } else {
+            Value::String(self.to_wire_string())
+        }
+    }
+
+    /// A `badArgument` for the value at `pos`.
+    pub fn bad_argument(pos: usize, value: &Value) -> Self {
+        Self::BadArgument(pos, value.clone())
+    }
+}
+
+impl From<serde_json::Error> for ChatServiceError {
+    fn from(e: serde_json::Error) -> Self {
+        Self::internal(format!("Error: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn string_forms_match_the_original() {
+        let cases = [
+            (
+                ChatServiceError::WrongArgumentsCount(2, 0),
+                "ChatServiceError: Expected 2 arguments, got 0",
+            ),
+            (
+                ChatServiceError::BadArgument(0, Value::Null),
+                "ChatServiceError: Bad argument at position 0, value null",
+            ),
+            (
+                ChatServiceError::BadArgument(1, json!("x")),
+                "ChatServiceError: Bad argument at position 1, value \"x\"",
+            ),
+            (
+                ChatServiceError::BadArgument(2, json!([1])),
+                "ChatServiceError: Bad argument at position 2, value [1]",
+            ),
+            (
+                ChatServiceError::BadArgument(1, json!({"textMessage": "x", "other": 1})),
+                "ChatServiceError: Bad argument at position 1, value {\"textMessage\":\"x\",\"other\":1}",
+            ),
+            (
+                ChatServiceError::NoRoom("room1".into()),
+                "ChatServiceError: No such room room1",
+            ),
+            (
+                ChatServiceError::InvalidName(json!(123)),
+                "ChatServiceError: String 123 contains invalid characters",
+            ),
+            (
+                ChatServiceError::custom("myCode", vec![json!("q")]),
+                "ChatServiceError: myCode",
+            ),
+            (ChatServiceError::internal("Error: boom"), "Error: boom"),
+        ];
+        for (error, expected) in cases {
+            assert_eq!(error.to_wire_string(), expected);
+        }
+    }
+
+    #[test]
+    fn raw_objects_keep_key_order() {
+        let raw = ChatServiceError::BadArgument(1, json!("x")).to_raw_object();
+        assert_eq!(
+            raw.to_string(),
+            r#"{"name":"ChatServiceError","code":"badArgument","args":[1,"x"]}"#
+        );
+        let raw = ChatServiceError::internal("Error: boom").to_raw_object();
+        assert_eq!(
+            raw.to_string(),
+            r#"{"name":"ChatServiceError","code":"internalError","args":["Error: boom"]}"#
+        );
+    }
+}

@@ -1,0 +1,221 @@
+//! The admin API (interface.md 4): the server-side API over HTTP for
+//! backends not written in Rust. `POST /api/{method}` with a JSON array of
+//! arguments, behind a bearer token.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::AppState;
+use crate::dispatch::{CallContext, args};
+use crate::error::{ChatServiceError, Result};
+use crate::service::{ChatService, RoomInit, UserInit};
+
+/// The HTTP status of an error code.
+fn status(error: &ChatServiceError) -> StatusCode {
+    use ChatServiceError::*;
+    match error {
+        BadArgument(..)
+        | WrongArgumentsCount(..)
+        | InvalidName(_)
+        | NoList(_)
+        | NoCommand(_)
+        | ListLimitExceeded(_) => StatusCode::BAD_REQUEST,
+        RoomExists(_) | UserExists(_) => StatusCode::CONFLICT,
+        Timeout => StatusCode::GATEWAY_TIMEOUT,
+        Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    }
+}
+
+fn error_response(error: &ChatServiceError) -> Response {
+    let body = json!({"error": {
+        "name": "ChatServiceError",
+        "code": error.code(),
+        "args": error.args(),
+        "message": error.message(),
+    }});
+    (status(error), Json(body)).into_response()
+}
+
+fn authorized(headers: &HeaderMap, token: &str) -> bool {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|given| constant_time_eq(given.as_bytes(), token.as_bytes()))
+}
+
+/// Compares without an early exit, so response times do not leak how much
+/// of the token matched.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+pub async fn handle(
+    State(app): State<AppState>,
+    Path(method): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(token) = app.admin_token.as_deref() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    if !authorized(&headers, token) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+        )
+            .into_response();
+    }
+    if !METHODS.contains(&method.as_str()) {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": {"message": format!("No such method {method}")}})),
+        )
+            .into_response();
+    }
+    let args = match serde_json::from_slice::<Value>(&body) {
+        Ok(Value::Array(args)) => args,
+        Ok(other) => return error_response(&ChatServiceError::BadArgument(0, other)),
+        Err(_) => {
+            let text = String::from_utf8_lossy(&body).into_owned();
+            return error_response(&ChatServiceError::BadArgument(0, Value::String(text)));
+        }
+    };
+    match call(&app.service, &method, args).await {
+        Ok(result) => Json(json!({ "result": result })).into_response(),
+        Err(error) => error_response(&error),
+    }
+}
+
+const METHODS: &[&str] = &[
+    "addRoom",
+    "deleteRoom",
+    "hasRoom",
+    "addUser",
+    "deleteUser",
+    "hasUser",
+    "execUserCommand",
+    "disconnectUserSockets",
+    "changeRoomOwner",
+    "changeRoomHistoryMaxSize",
+    "changeAccessListsUpdates",
+    "changeUserlistUpdates",
+    "roomHasInList",
+    "userHasInList",
+    "hasRoomAccess",
+    "hasDirectAccess",
+    "instanceRecovery",
+    "userStateSync",
+    "roomStateSync",
+    "getInstanceHeartbeat",
+];
+
+/// Requires at least `n` arguments.
+fn arity(a: &[Value], n: usize) -> Result<()> {
+    if a.len() < n {
+        return Err(ChatServiceError::WrongArgumentsCount(n, a.len()));
+    }
+    Ok(())
+}
+
+/// An optional settings object (`state?`); `null` or absent is the default.
+fn settings<T: serde::de::DeserializeOwned + Default>(a: &[Value], pos: usize) -> Result<T> {
+    match a.get(pos) {
+        None | Some(Value::Null) => Ok(T::default()),
+        Some(value @ Value::Object(_)) => serde_json::from_value(value.clone())
+            .map_err(|_| ChatServiceError::bad_argument(pos, value)),
+        Some(value) => Err(ChatServiceError::bad_argument(pos, value)),
+    }
+}
+
+/// The `context` of `execUserCommand`: a user name, a bypass flag, or an
+/// object `{userName?, id?, bypassHooks?, bypassPermissions?}`.
+fn call_context(value: &Value) -> Result<CallContext> {
+    match value {
+        Value::String(user) => Ok(CallContext {
+            user_name: Some(user.clone()),
+            ..CallContext::default()
+        }),
+        Value::Bool(bypass) => Ok(CallContext {
+            bypass_permissions: *bypass,
+            ..CallContext::default()
+        }),
+        Value::Object(map) => {
+            let text = |key: &str| map.get(key).and_then(Value::as_str).map(str::to_owned);
+            let flag = |key: &str| map.get(key).and_then(Value::as_bool).unwrap_or(false);
+            Ok(CallContext {
+                user_name: text("userName"),
+                id: text("id"),
+                bypass_hooks: flag("bypassHooks"),
+                bypass_permissions: flag("bypassPermissions"),
+                is_local_call: true,
+            })
+        }
+        other => Err(ChatServiceError::bad_argument(0, other)),
+    }
+}
+
+async fn call(service: &ChatService, method: &str, a: Vec<Value>) -> Result<Value> {
+    let s = |pos| args::string(&a, pos);
+    let b = |pos| args::boolean(&a, pos);
+    let unit = |r: Result<()>| r.map(|()| Value::Null);
+    match method {
+        "addRoom" => {
+            arity(&a, 1)?;
+            unit(service.add_room(&s(0)?, settings::<RoomInit>(&a, 1)?).await)
+        }
+        "deleteRoom" => unit(service.delete_room(&s(0)?).await),
+        "hasRoom" => Ok(json!(service.has_room(&s(0)?).await?)),
+        "addUser" => {
+            arity(&a, 1)?;
+            unit(service.add_user(&s(0)?, settings::<UserInit>(&a, 1)?).await)
+        }
+        "deleteUser" => unit(service.delete_user(&s(0)?).await),
+        "hasUser" => Ok(json!(service.has_user(&s(0)?).await?)),
+        "execUserCommand" => {
+            arity(&a, 2)?;
+            let context = call_context(&a[0])?;
+            let command = s(1)?;
+            let results = service
+                .exec_user_command(context, &command, a[2..].to_vec())
+                .await?;
+            Ok(Value::Array(results))
+        }
+        "disconnectUserSockets" => unit(service.disconnect_user_sockets(&s(0)?).await),
+        "changeRoomOwner" => unit(service.change_room_owner(&s(0)?, &s(1)?).await),
+        "changeRoomHistoryMaxSize" => {
+            arity(&a, 2)?;
+            unit(service.change_room_history_max_size(&s(0)?, &a[1]).await)
+        }
+        "changeAccessListsUpdates" => {
+            unit(service.change_access_lists_updates(&s(0)?, b(1)?).await)
+        }
+        "changeUserlistUpdates" => unit(service.change_userlist_updates(&s(0)?, b(1)?).await),
+        "roomHasInList" => Ok(json!(
+            service.room_has_in_list(&s(0)?, &s(1)?, &s(2)?).await?
+        )),
+        "userHasInList" => Ok(json!(
+            service.user_has_in_list(&s(0)?, &s(1)?, &s(2)?).await?
+        )),
+        "hasRoomAccess" => Ok(json!(service.has_room_access(&s(0)?, &s(1)?).await?)),
+        "hasDirectAccess" => Ok(json!(service.has_direct_access(&s(0)?, &s(1)?).await?)),
+        "instanceRecovery" => unit(service.instance_recovery(&s(0)?).await),
+        "userStateSync" => unit(service.user_state_sync(&s(0)?).await),
+        "roomStateSync" => unit(service.room_state_sync(&s(0)?).await),
+        "getInstanceHeartbeat" => {
+            let instance = match a.first() {
+                None | Some(Value::Null) => None,
+                Some(_) => Some(s(0)?),
+            };
+            Ok(json!(
+                service.get_instance_heartbeat(instance.as_deref()).await?
+            ))
+        }
+        _ => Err(ChatServiceError::NoCommand(method.to_string())),
+    }
+}

@@ -1,0 +1,59 @@
+//! The service options of the original's constructor (protocol.md 9) that
+//! shape command semantics; the binary's `Config` fills them from flags.
+
+use std::time::Duration;
+
+/// Options of one chat service instance.
+#[derive(Debug, Clone)]
+pub struct ServiceOptions {
+    /// socket.io namespace the service lives on.
+    pub namespace: String,
+    /// Default of `enableAccessListsUpdates` for new rooms.
+    pub enable_access_lists_updates: bool,
+    /// Default of `enableUserlistUpdates` for new rooms.
+    pub enable_userlist_updates: bool,
+    /// Clients may send `directMessage`.
+    pub enable_direct_messages: bool,
+    /// Clients may `roomCreate` / `roomDelete`.
+    pub enable_rooms_management: bool,
+    /// Cap of `roomHistoryGet` and size of `roomRecentHistory`.
+    pub history_max_get_messages: usize,
+    /// Default history capacity of new rooms.
+    pub history_max_size: usize,
+    pub direct_list_size_limit: usize,
+    pub room_list_size_limit: usize,
+    /// Errors as `{name, code, args}` objects instead of strings.
+    pub use_raw_error_objects: bool,
+    /// Longest wait for running commands when closing.
+    pub close_timeout: Duration,
+    pub heartbeat_rate: Duration,
+    pub heartbeat_timeout: Duration,
+    pub bus_ack_timeout: Duration,
+    /// How long a (user, room) lock may be held before it is reported.
+    pub lock_ttl: Duration,
+    /// This instance's id in the cluster.
+    pub instance_id: String,
+}
+
+impl Default for ServiceOptions {
+    fn default() -> Self {
+        Self {
+            namespace: "/chat-service".into(),
+            enable_access_lists_updates: false,
+            enable_userlist_updates: false,
+            enable_direct_messages: false,
+            enable_rooms_management: false,
+            history_max_get_messages: 100,
+            history_max_size: 10_000,
+            direct_list_size_limit: 1000,
+            room_list_size_limit: 10_000,
+            use_raw_error_objects: false,
+            close_timeout: Duration::from_millis(15_000),
+            heartbeat_rate: Duration::from_millis(10_000),
+            heartbeat_timeout: Duration::from_millis(30_000),
+            bus_ack_timeout: Duration::from_millis(5_000),
+            lock_ttl: Duration::from_millis(10_000),
+            instance_id: uuid::Uuid::new_v4().to_string(),
+        }
+    }
+}

@@ -1,0 +1,344 @@
+//! The state interface: everything the service stores (rooms, their lists
+//! and history, users, their direct lists, sockets and presence, heartbeats,
+//! locks) behind one async trait.
+//!
+//! Operations are shaped after commands, not after fields: each one checks
+//! what the command must check and changes what it must change in a single
+//! call, so a shared store can run it atomically in one round trip.
+
+mod memory;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use indexmap::IndexMap;
+use serde_json::{Map, Value};
+
+use crate::error::{ChatServiceError, Result};
+
+pub use memory::MemoryState;
+
+/// The state of a room as `addRoom` gives it (protocol.md 4.1).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RoomConfig {
+    pub owner: Option<String>,
+    pub whitelist_only: bool,
+    pub whitelist: Vec<String>,
+    pub blacklist: Vec<String>,
+    pub adminlist: Vec<String>,
+    pub history_max_size: usize,
+    pub enable_access_lists_updates: bool,
+    pub enable_userlist_updates: bool,
+}
+
+/// The direct-messaging state of a user, as `addUser` gives it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UserConfig {
+    pub whitelist: Vec<String>,
+    pub blacklist: Vec<String>,
+    pub whitelist_only: bool,
+}
+
+/// A room list name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoomList {
+    Adminlist,
+    Whitelist,
+    Blacklist,
+    Userlist,
+}
+
+impl RoomList {
+    pub fn parse(name: &str) -> Result<Self> {
+        match name {
+            "adminlist" => Ok(Self::Adminlist),
+            "whitelist" => Ok(Self::Whitelist),
+            "blacklist" => Ok(Self::Blacklist),
+            "userlist" => Ok(Self::Userlist),
+            _ => Err(ChatServiceError::NoList(name.to_string())),
+        }
+    }
+}
+
+/// A direct-messaging list name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DirectList {
+    Whitelist,
+    Blacklist,
+}
+
+impl DirectList {
+    pub fn parse(name: &str) -> Result<Self> {
+        match name {
+            "whitelist" => Ok(Self::Whitelist),
+            "blacklist" => Ok(Self::Blacklist),
+            _ => Err(ChatServiceError::NoList(name.to_string())),
+        }
+    }
+}
+
+/// Who acts on a room, and whether permission checks are bypassed.
+#[derive(Debug, Clone, Copy)]
+pub struct Actor<'a> {
+    pub user: Option<&'a str>,
+    pub bypass: bool,
+}
+
+/// Which presence a room read requires (protocol.md 4.3).
+#[derive(Debug, Clone, Copy)]
+pub enum Presence<'a> {
+    /// No check (`bypassPermissions`).
+    Any,
+    /// The user must be in the userlist.
+    Member(Option<&'a str>),
+    /// The user must be in the userlist or an admin.
+    MemberOrAdmin(Option<&'a str>),
+}
+
+/// Add to or remove from a list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListOp {
+    Add,
+    Remove,
+}
+
+/// A stored, processed room message (with `author`, `timestamp`, `id`).
+pub type Message = Arc<Value>;
+
+/// What a successful access change leaves to notify.
+#[derive(Debug, Clone, Default)]
+pub struct AccessChange {
+    /// Present users who lost access and must be removed (4.5).
+    pub removed_users: Vec<String>,
+    /// The room's `enableAccessListsUpdates`.
+    pub access_lists_updates: bool,
+}
+
+/// Result of adding a socket to a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Joined {
+    /// The user's sockets joined to the room, this one included.
+    pub njoined: usize,
+    /// The socket was joined before the call.
+    pub already: bool,
+    /// The room's `enableUserlistUpdates`.
+    pub userlist_updates: bool,
+}
+
+/// Result of removing a socket from a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Left {
+    /// The user's sockets still joined to the room.
+    pub njoined: usize,
+    /// The socket was joined before the call.
+    pub was_joined: bool,
+    /// The room's `enableUserlistUpdates`.
+    pub userlist_updates: bool,
+}
+
+/// The rooms a disconnected socket leaves.
+#[derive(Debug, Clone, Default)]
+pub struct SocketRemoved {
+    /// Each room the socket was joined to, with the user's remaining joined
+    /// sockets there and the room's `enableUserlistUpdates` (`false` if the
+    /// room is gone).
+    pub rooms: Vec<(String, usize, bool)>,
+    /// The user's sockets left.
+    pub nconnected: usize,
+}
+
+/// A user's sockets joined to a room, as removed from it.
+#[derive(Debug, Clone, Default)]
+pub struct UserRemoved {
+    pub sockets: Vec<String>,
+    pub userlist_updates: bool,
+}
+
+/// `roomHistoryInfo`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryInfo {
+    pub history_size: usize,
+    pub history_max_size: usize,
+    pub last_message_id: u64,
+}
+
+/// `roomNotificationsInfo`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotificationsInfo {
+    pub enable_userlist_updates: bool,
+    pub enable_access_lists_updates: bool,
+}
+
+/// `roomUserSeen`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserSeen {
+    pub joined: bool,
+    pub timestamp: Option<i64>,
+}
+
+/// A socket the state records, with its user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SocketEntry {
+    pub id: String,
+    pub user: String,
+}
+
+/// A held (user, room) lock; dropping it releases the lock.
+pub struct LockGuard(#[allow(dead_code)] Box<dyn Send + Sync>);
+
+impl LockGuard {
+    pub fn new(inner: impl Send + Sync + 'static) -> Self {
+        Self(Box::new(inner))
+    }
+}
+
+/// Room message settings the caller supplies to `room_add_message`.
+pub struct NewMessage<'a> {
+    pub author: Option<&'a str>,
+    /// `false` with `bypassPermissions`.
+    pub require_member: bool,
+    /// The client's fields, `id`/`timestamp` already stripped, `author` set.
+    pub fields: Map<String, Value>,
+    pub timestamp: i64,
+}
+
+/// Everything the service stores. See the module doc for the shape of the
+/// operations; each returns the protocol error its command expects.
+#[async_trait]
+pub trait State: Send + Sync + 'static {
+    // ---- rooms ----
+    /// `roomExists` if present.
+    async fn add_room(&self, name: &str, config: RoomConfig) -> Result<()>;
+    /// Removes a room (owner check unless `actor.bypass`; `notAllowed`,
+    /// `noRoom`), returning each present user's sockets that were joined.
+    async fn delete_room(&self, name: &str, actor: Actor<'_>)
+    -> Result<Vec<(String, Vec<String>)>>;
+    async fn has_room(&self, name: &str) -> Result<bool>;
+    /// Access check of 4.2 (`noRoom` if missing).
+    async fn room_access(&self, room: &str, user: &str) -> Result<bool>;
+    /// `noRoom`, then `noList`.
+    async fn room_has_in_list(&self, room: &str, list: &str, item: &str) -> Result<bool>;
+    /// `noRoom`, presence, then `noList`.
+    async fn room_get_list(
+        &self,
+        room: &str,
+        list: &str,
+        presence: Presence<'_>,
+    ) -> Result<Vec<String>>;
+    async fn room_owner(&self, room: &str, presence: Presence<'_>) -> Result<Option<String>>;
+    async fn room_whitelist_only(&self, room: &str, presence: Presence<'_>) -> Result<bool>;
+    async fn room_notifications(
+        &self,
+        room: &str,
+        presence: Presence<'_>,
+    ) -> Result<NotificationsInfo>;
+    async fn room_user_seen(
+        &self,
+        room: &str,
+        user: &str,
+        presence: Presence<'_>,
+    ) -> Result<UserSeen>;
+    async fn room_history_info(&self, room: &str, presence: Presence<'_>) -> Result<HistoryInfo>;
+    /// The newest `limit` stored messages, newest first.
+    async fn room_recent_history(
+        &self,
+        room: &str,
+        limit: usize,
+        presence: Presence<'_>,
+    ) -> Result<Vec<Message>>;
+    /// Stored messages with ids in `id+1 ..= id+limit`, newest first (8).
+    async fn room_history_get(
+        &self,
+        room: &str,
+        id: u64,
+        limit: usize,
+        presence: Presence<'_>,
+    ) -> Result<Vec<Message>>;
+    /// Appends a message: next id, trims the history; returns it processed.
+    async fn room_add_message(&self, room: &str, message: NewMessage<'_>) -> Result<Message>;
+    /// List change with the permission checks of 4.4 and the removals of 4.5.
+    async fn room_change_list(
+        &self,
+        room: &str,
+        actor: Actor<'_>,
+        list: &str,
+        names: &[String],
+        op: ListOp,
+        limit: usize,
+    ) -> Result<AccessChange>;
+    async fn room_set_whitelist_only(
+        &self,
+        room: &str,
+        actor: Actor<'_>,
+        mode: bool,
+    ) -> Result<AccessChange>;
+    async fn room_set_owner(&self, room: &str, owner: &str) -> Result<()>;
+    /// `None` keeps the capacity (invalid size) but still trims.
+    async fn room_set_history_max_size(&self, room: &str, size: Option<usize>) -> Result<()>;
+    async fn room_set_access_lists_updates(&self, room: &str, on: bool) -> Result<()>;
+    async fn room_set_userlist_updates(&self, room: &str, on: bool) -> Result<()>;
+    /// Joins a socket (access check of 4.2, userlist and seen time).
+    async fn room_join(&self, room: &str, user: &str, socket: &str, now: i64) -> Result<Joined>;
+    /// Removes a socket from a room (userlist and seen time when it was the
+    /// user's last).
+    async fn room_leave(&self, room: &str, user: &str, socket: &str, now: i64) -> Result<Left>;
+    /// Removes a user from a room: all their joined sockets and the
+    /// userlist entry (4.5 / 5.4).
+    async fn room_remove_user(&self, room: &str, user: &str, now: i64) -> Result<UserRemoved>;
+    /// The present users (userlist) of a room.
+    async fn room_userlist(&self, room: &str) -> Result<Vec<String>>;
+    /// For `roomStateSync`: users in the userlist with no joined socket.
+    async fn room_users_without_sockets(&self, room: &str) -> Result<Vec<String>>;
+
+    // ---- users ----
+    /// `userExists` if present.
+    async fn add_user(&self, name: &str, config: UserConfig) -> Result<()>;
+    /// `noUser`, `userOnline`.
+    async fn delete_user(&self, name: &str) -> Result<()>;
+    async fn has_user(&self, name: &str) -> Result<bool>;
+    async fn direct_change_list(
+        &self,
+        user: &str,
+        list: DirectList,
+        names: &[String],
+        op: ListOp,
+        limit: usize,
+    ) -> Result<()>;
+    async fn direct_get_list(&self, user: &str, list: DirectList) -> Result<Vec<String>>;
+    async fn direct_has_in_list(&self, user: &str, list: DirectList, item: &str) -> Result<bool>;
+    async fn direct_whitelist_only(&self, user: &str) -> Result<bool>;
+    async fn direct_set_whitelist_only(&self, user: &str, mode: bool) -> Result<()>;
+    /// Whether `sender` may message `recipient` (blacklist / whitelist mode);
+    /// `noUser` if the recipient is unknown.
+    async fn direct_access(&self, recipient: &str, sender: &str) -> Result<bool>;
+    /// The user's number of sockets (all instances); `noUser` if unknown.
+    async fn user_nconnected(&self, user: &str) -> Result<usize>;
+    /// Every socket of the user with its joined rooms.
+    async fn user_sockets(&self, user: &str) -> Result<IndexMap<String, Vec<String>>>;
+    /// The rooms any socket of the user is joined to.
+    async fn user_rooms(&self, user: &str) -> Result<Vec<String>>;
+
+    // ---- sockets and instances ----
+    /// Registers a socket of `user` on `instance`, creating the user record
+    /// if needed; returns the user's socket count.
+    async fn add_socket(&self, user: &str, socket: &str, instance: &str) -> Result<usize>;
+    /// Unregisters a socket: leaves its rooms (userlists and seen times for
+    /// users who left), returns the rooms and counts (7.3).
+    async fn remove_socket(&self, user: &str, socket: &str, now: i64) -> Result<SocketRemoved>;
+    /// The sockets the state records for an instance.
+    async fn instance_sockets(&self, instance: &str) -> Result<Vec<SocketEntry>>;
+    async fn set_heartbeat(&self, instance: &str, now: i64) -> Result<()>;
+    async fn heartbeat(&self, instance: &str) -> Result<Option<i64>>;
+    /// Forgets an instance (its heartbeat) at shutdown.
+    async fn remove_instance(&self, instance: &str) -> Result<()>;
+
+    // ---- locks ----
+    /// Takes the (user, room) lock, waiting with retries; `timeout` if it
+    /// cannot be had.
+    async fn lock(&self, user: &str, room: &str, ttl: std::time::Duration) -> Result<LockGuard>;
+
+    /// Whether the store answers (for `/health`).
+    async fn ping(&self) -> Result<()> {
+        Ok(())
+    }
+}

@@ -1,0 +1,190 @@
+//! A socket's life on the service namespace: login (protocol.md 1.2), its
+//! requests (one fallback handler dispatches every command), and its
+//! disconnect.
+
+use std::panic::AssertUnwindSafe;
+
+use futures::FutureExt;
+use serde_json::{Map, Value, json};
+use socketioxide::SocketIo;
+use socketioxide::extract::{AckSender, Data, Event, SocketRef, TryData};
+
+use super::{Target, user_channel};
+use crate::commands::{self, is_valid_name};
+use crate::dispatch::{self, CallContext};
+use crate::error::{ChatServiceError, Result};
+use crate::json::{Args, WireArgs};
+use crate::presence;
+use crate::service::ChatService;
+
+/// The socket.io v5 `auth` payload a socket connected with, kept for the
+/// `onConnect` hook (see `ChatService::handshake`).
+#[derive(Debug, Clone)]
+pub struct AuthPayload(pub Value);
+
+/// What `onConnect` can learn about a socket's connection.
+#[derive(Debug, Clone, Default)]
+pub struct Handshake {
+    pub is_connected: bool,
+    /// The handshake query (engine.io URL), percent-decoded.
+    pub query: Map<String, Value>,
+    pub headers: http::HeaderMap,
+    /// The socket.io v5 `auth` payload, if any.
+    pub auth: Option<Value>,
+    pub parts: Option<http::request::Parts>,
+}
+
+/// Binds the service to its namespace (and the root namespace, which
+/// socket.io v2 clients always connect to).
+pub fn bind(service: &ChatService, io: &SocketIo) {
+    io.ns("/", async |_: SocketRef| {});
+    let service = service.clone();
+    io.ns(
+        service.options().namespace.clone(),
+        move |socket: SocketRef, TryData(auth): TryData<Value>| {
+            let service = service.clone();
+            async move {
+                if let Ok(auth) = auth {
+                    socket.extensions.insert(AuthPayload(auth));
+                }
+                login(service, socket).await;
+            }
+        },
+    );
+}
+
+async fn login(service: ChatService, socket: SocketRef) {
+    let id = service.transport().socket_id(socket.id);
+    match register(&service, &socket, &id).await {
+        Ok((user, mut auth)) => {
+            let raw_user = Value::String(user.clone());
+            listen(&service, &socket, user, id.clone());
+            auth.insert("id".into(), Value::String(id));
+            if let Err(error) = socket.emit(
+                "loginConfirmed",
+                &WireArgs(&[raw_user, Value::Object(auth)]),
+            ) {
+                tracing::debug!(%error, "loginConfirmed not sent");
+            }
+        }
+        Err(error) => {
+            let rendered = error.render(service.options().use_raw_error_objects);
+            if let Err(error) = socket.emit("loginRejected", &WireArgs(&[rendered])) {
+                tracing::debug!(%error, "loginRejected not sent");
+            }
+            if let Err(error) = socket.disconnect() {
+                tracing::debug!(%error, "disconnect after loginRejected failed");
+            }
+        }
+    }
+}
+
+/// Login steps 1-8: the hook, the name rules, the state, the channels.
+async fn register(
+    service: &ChatService,
+    socket: &SocketRef,
+    id: &str,
+) -> Result<(String, Map<String, Value>)> {
+    let login = match &service.hooks().on_connect {
+        Some(on_connect) => AssertUnwindSafe(on_connect(service.clone(), id.to_string()))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| Err(ChatServiceError::internal("Error: onConnect panicked")))?,
+        None => None,
+    };
+    let Some((name, auth)) = login else {
+        return Err(ChatServiceError::NoLogin);
+    };
+    let user = user_name(name)?;
+    let state = service.state();
+    let nconnected = state.add_socket(&user, id, service.instance_id()).await?;
+    if !socket.connected() {
+        state.remove_socket(&user, id, commands::now_ms()).await?;
+        return Err(ChatServiceError::NoSocket("connection".into()));
+    }
+    socket.join([user_channel(&user), id.to_string()]);
+    let others = Target::User {
+        name: &user,
+        except: Some(id),
+    };
+    service
+        .transport()
+        .emit(others, "socketConnectEcho", &[json!(id), json!(nconnected)])
+        .await;
+    Ok((user, auth))
+}
+
+/// Login steps 3-4: a falsy name is no login; anything else must be a
+/// valid name string.
+fn user_name(name: Value) -> Result<String> {
+    let falsy = match &name {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::String(s) => s.is_empty(),
+        _ => false,
+    };
+    if falsy {
+        return Err(ChatServiceError::NoLogin);
+    }
+    match name {
+        Value::String(s) if is_valid_name(&s) => Ok(s),
+        other => Err(ChatServiceError::InvalidName(other)),
+    }
+}
+
+/// Step 7: the request handler and the disconnect handler.
+fn listen(service: &ChatService, socket: &SocketRef, user: String, id: String) {
+    let requests = service.clone();
+    let (request_user, request_id) = (user.clone(), id.clone());
+    socket.on_fallback(
+        move |Event(event): Event, Data(Args(args)): Data<Args>, ack: AckSender| {
+            let service = requests.clone();
+            let context = CallContext::socket(&request_user, &request_id);
+            async move { request(service, context, event, args, ack).await }
+        },
+    );
+    let service = service.clone();
+    socket.on_disconnect(move || {
+        let service = service.clone();
+        async move { presence::socket_gone(&service, &user, &id, true).await }
+    });
+}
+
+/// One client request: dispatch, then exactly one ack. Unknown commands
+/// get no reply at all, as with the original.
+async fn request(
+    service: ChatService,
+    context: CallContext,
+    event: String,
+    args: Vec<Value>,
+    ack: AckSender,
+) {
+    if commands::arity(&event).is_none() {
+        return;
+    }
+    let _running = service.track();
+    let outcome = AssertUnwindSafe(dispatch::execute(&service, context, &event, args))
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|_| {
+            tracing::error!(%event, "command panicked");
+            Err(ChatServiceError::internal("Error: internal error"))
+        });
+    let reply = match outcome {
+        Ok(mut values) => {
+            if values.is_empty() {
+                values.push(Value::Null);
+            }
+            values.insert(0, Value::Null);
+            values
+        }
+        Err(error) => vec![
+            error.render(service.options().use_raw_error_objects),
+            Value::Null,
+        ],
+    };
+    if let Err(error) = ack.send(&WireArgs(&reply)) {
+        tracing::debug!(%event, %error, "ack not sent");
+    }
+}
