@@ -6,7 +6,9 @@
 //! which reads and changes the `state` and emits notifications through
 //! the `transport`.
 
+pub mod auth;
 pub mod commands;
+pub mod config;
 pub mod dispatch;
 pub mod error;
 pub mod hooks;
