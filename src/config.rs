@@ -356,6 +356,30 @@ impl ConfigError {
 }
 
 impl Config {
+    /// The options of the chat service itself.
+    pub fn service_options(&self) -> crate::options::ServiceOptions {
+        crate::options::ServiceOptions {
+            namespace: self.namespace.clone(),
+            enable_access_lists_updates: self.enable_access_lists_updates,
+            enable_userlist_updates: self.enable_userlist_updates,
+            enable_direct_messages: self.enable_direct_messages,
+            enable_rooms_management: self.enable_rooms_management,
+            history_max_get_messages: self.history_max_get_messages,
+            history_max_size: self.history_max_size,
+            direct_list_size_limit: self.direct_list_size_limit,
+            room_list_size_limit: self.room_list_size_limit,
+            use_raw_error_objects: self.use_raw_error_objects,
+            close_timeout: self.close_timeout,
+            heartbeat_rate: self.heartbeat_rate,
+            heartbeat_timeout: self.heartbeat_timeout,
+            bus_ack_timeout: self.bus_ack_timeout,
+            lock_ttl: self.lock_ttl,
+            instance_id: self.instance_id.clone(),
+        }
+    }
+}
+
+impl Config {
     /// Builds the configuration from the process's arguments and
     /// environment.
     pub fn load() -> Result<Config, ConfigError> {

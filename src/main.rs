@@ -1,45 +1,135 @@
-//! The `chat-service` binary (temporary development entry point).
+//! The `chat-service` binary: configuration (interface.md 1), logging,
+//! authentication as the `onConnect` hook, serving until SIGINT/SIGTERM.
 
-use chat_service::server::{Server, ServerSettings};
-use chat_service::{ChatServiceError, ServiceOptions};
-use serde_json::{Map, Value};
+use std::process::ExitCode;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt::init();
-    let port = std::env::args()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(8000);
+use chat_service::auth::{AuthError, Authenticator};
+use chat_service::config::{Config, ConfigError, LogFormat, StateKind};
+use chat_service::server::{Server, ServerSettings, Static};
+use chat_service::{ChatService, ChatServiceError};
+
+fn main() -> ExitCode {
+    let config = match Config::load() {
+        Ok(config) => config,
+        Err(ConfigError::Info(text)) => {
+            print!("{text}");
+            return ExitCode::SUCCESS;
+        }
+        Err(error) => return bad_configuration(&error),
+    };
+    let auth = match Authenticator::from_config(&config) {
+        Ok(auth) => auth,
+        Err(error) => return bad_configuration(&error),
+    };
+    if config.state == StateKind::Redis {
+        return bad_configuration(
+            &"invalid value for --state: redis is not available in this build",
+        );
+    }
+    init_logging(config.log_format);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("chat-service: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(config, auth)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("chat-service: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn bad_configuration(error: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("chat-service: {error}");
+    ExitCode::from(2)
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+async fn run(config: Config, auth: Authenticator) -> anyhow::Result<()> {
+    if auth.is_dev_mode() {
+        tracing::warn!("--auth query: any client can log in as any user (development only)");
+    }
     let settings = ServerSettings {
-        host: "127.0.0.1".into(),
-        port,
-        service: ServiceOptions {
-            enable_rooms_management: true,
-            enable_direct_messages: true,
-            ..ServiceOptions::default()
+        host: config.host.clone(),
+        port: config.port,
+        service: config.service_options(),
+        admin_token: config.admin_token.clone(),
+        cors_origin: config.cors_origin.clone(),
+        static_files: if config.no_static {
+            Static::None
+        } else {
+            config.static_dir.clone().map_or(Static::Demo, Static::Dir)
         },
-        admin_token: Some("T".into()),
-        cors_origin: "*".into(),
-        static_dir: None,
-        max_payload_bytes: 1_000_000,
+        max_payload_bytes: config.max_payload_bytes,
     };
     let server = Server::start(
         settings,
-        |hooks| {
-            hooks.on_connect(
-                |service: chat_service::ChatService, id: String| async move {
-                    let handshake = service.transport().handshake(&id);
-                    let user = handshake.query.get("user").cloned();
-                    Ok::<_, ChatServiceError>(user.map(|u| (u, Map::<String, Value>::new())))
-                },
-            )
+        move |hooks| {
+            hooks.on_connect(move |service: ChatService, id: String| {
+                let auth = auth.clone();
+                async move { login(&auth, &service, &id) }
+            })
         },
-        async {
-            let _ = tokio::signal::ctrl_c().await;
-        },
+        shutdown_signal(),
     )
     .await?;
     println!("chat-service listening on http://{}", server.addr);
     server.wait().await
+}
+
+/// The binary's `onConnect`: credentials from the handshake.
+fn login(
+    auth: &Authenticator,
+    service: &ChatService,
+    id: &str,
+) -> chat_service::error::Result<chat_service::hooks::Login> {
+    let handshake = service.transport().handshake(id);
+    let Some(parts) = handshake.parts.as_ref() else {
+        return Err(ChatServiceError::NoSocket("connection".into()));
+    };
+    match auth.authenticate(parts, handshake.auth.as_ref()) {
+        Ok((user, data)) => Ok(Some((serde_json::Value::String(user), data))),
+        Err(AuthError::Missing) => Ok(None),
+        Err(AuthError::Invalid(reason)) => {
+            Err(ChatServiceError::internal(format!("Error: {reason}")))
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = interrupt => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
 }

@@ -4,13 +4,15 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use axum::Router;
 use axum::http::{HeaderValue, Method, header};
+use axum::response::{Html, IntoResponse};
+use axum::routing::get;
 use socketioxide::SocketIo;
 use tokio::net::TcpListener;
+use tower::ServiceBuilder;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::services::{ServeDir, ServeFile};
 
@@ -19,6 +21,7 @@ use crate::http::{self, AppState};
 use crate::options::ServiceOptions;
 use crate::service::ChatService;
 use crate::state::{MemoryState, State};
+use crate::transport::legacy::{self, LegacyCompat};
 
 /// What the binary serves, and how.
 pub struct ServerSettings {
@@ -28,10 +31,24 @@ pub struct ServerSettings {
     pub admin_token: Option<String>,
     /// `*` or a comma-separated list of origins.
     pub cors_origin: String,
-    /// Directory served at `/`; `None` serves nothing there.
-    pub static_dir: Option<PathBuf>,
+    /// What is served at `/`.
+    pub static_files: Static,
     pub max_payload_bytes: u64,
 }
+
+/// The files served at `/`.
+#[derive(Debug, Clone)]
+pub enum Static {
+    /// The built-in demo page.
+    Demo,
+    /// A directory (with `index.html`).
+    Dir(PathBuf),
+    /// Nothing.
+    None,
+}
+
+/// The built-in page at `/`.
+const DEMO_PAGE: &str = include_str!("../web/index.html");
 
 /// A started server: its address and service, until `shutdown` resolves.
 pub struct Server {
@@ -52,40 +69,51 @@ impl Server {
         let listener = TcpListener::bind((settings.host.as_str(), settings.port)).await?;
         let addr = listener.local_addr()?;
 
-        let (io_layer, io) = SocketIo::builder()
+        // The routes need the service, the service needs socket.io, and
+        // socket.io wraps the routes: the service is filled in once started.
+        let service_slot = Arc::new(OnceLock::new());
+        let app = AppState {
+            service: service_slot.clone(),
+            admin_token: settings.admin_token.clone(),
+            state_kind: "memory",
+        };
+        let mut router = http::router(app);
+        match &settings.static_files {
+            Static::Dir(dir) => {
+                let index = dir.join("index.html");
+                router =
+                    router.fallback_service(ServeDir::new(dir).fallback(ServeFile::new(index)));
+            }
+            Static::Demo => router = router.route("/", get(|| async { Html(DEMO_PAGE) })),
+            Static::None => {}
+        }
+        let payload_limit = usize::try_from(settings.max_payload_bytes).unwrap_or(usize::MAX);
+        let (io_service, io) = SocketIo::builder()
             .ping_interval(Duration::from_millis(25_000))
             .ping_timeout(Duration::from_millis(5_000))
             .max_payload(settings.max_payload_bytes)
+            .ws_max_message_size(payload_limit)
+            .ws_max_frame_size(payload_limit)
             .max_buffer_size(4096)
-            .build_layer();
+            .build_with_inner_svc(router);
         let service = ChatService::builder(settings.service.clone())
             .state(state)
             .hooks(configure)
             .start(&io)
             .await?;
+        let _ = service_slot.set(service.clone());
 
-        let app = AppState {
-            service: service.clone(),
-            admin_token: settings.admin_token.clone(),
-            state_kind: "memory",
-        };
-        let mut router = http::router(app);
-        if let Some(dir) = &settings.static_dir {
-            let index = dir.join("index.html");
-            router = router.fallback_service(ServeDir::new(dir).fallback(ServeFile::new(index)));
-        }
-        let router: Router = router.layer(io_layer).layer(cors(&settings.cors_origin));
-
+        let app = ServiceBuilder::new()
+            .map_response(IntoResponse::into_response)
+            .layer(cors(&settings.cors_origin))
+            .service(LegacyCompat::new(io_service).with_max_payload(payload_limit));
         let closing = service.clone();
-        let task = tokio::spawn(async move {
-            let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
-                shutdown.await;
-                if let Err(error) = closing.close().await {
-                    tracing::warn!(%error, "close finished with an error");
-                }
-            });
-            serve.await
-        });
+        let task = tokio::spawn(legacy::serve(listener, app, async move {
+            shutdown.await;
+            if let Err(error) = closing.close().await {
+                tracing::warn!(%error, "close finished with an error");
+            }
+        }));
         Ok(Server {
             addr,
             service,

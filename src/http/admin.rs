@@ -86,7 +86,10 @@ pub async fn handle(
             return error_response(&ChatServiceError::BadArgument(0, Value::String(text)));
         }
     };
-    match call(&app.service, &method, args).await {
+    let Some(service) = app.service() else {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    };
+    match call(service, &method, args).await {
         Ok(result) => Json(json!({ "result": result })).into_response(),
         Err(error) => error_response(&error),
     }

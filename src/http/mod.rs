@@ -7,16 +7,19 @@ use axum::Json;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 
 use crate::service::ChatService;
 
+use std::sync::{Arc, OnceLock};
+
 /// What the HTTP handlers share.
 #[derive(Clone)]
 pub struct AppState {
-    pub service: ChatService,
+    /// Set once the service has started.
+    pub service: Arc<OnceLock<ChatService>>,
     /// `None`: the admin API answers 404.
     pub admin_token: Option<String>,
     /// `memory` or `redis`, for `/health`.
@@ -31,15 +34,24 @@ pub fn router(app: AppState) -> Router {
         .with_state(app)
 }
 
-async fn health(State(app): State<AppState>) -> impl IntoResponse {
-    let status = match app.service.state().ping().await {
+impl AppState {
+    pub fn service(&self) -> Option<&ChatService> {
+        self.service.get()
+    }
+}
+
+async fn health(State(app): State<AppState>) -> Response {
+    let Some(service) = app.service() else {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    };
+    let status = match service.state().ping().await {
         Ok(()) => StatusCode::OK,
         Err(_) => StatusCode::SERVICE_UNAVAILABLE,
     };
     let body = json!({
         "status": if status == StatusCode::OK { "ok" } else { "unavailable" },
-        "instanceId": app.service.instance_id(),
+        "instanceId": service.instance_id(),
         "state": app.state_kind,
     });
-    (status, Json(body))
+    (status, Json(body)).into_response()
 }

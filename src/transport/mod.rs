@@ -8,6 +8,7 @@
 //! socket" are ordinary broadcasts that reach every instance.
 
 pub mod connection;
+pub mod legacy;
 
 use serde_json::Value;
 use socketioxide::SocketIo;
