@@ -11,6 +11,7 @@ pub mod commands;
 pub mod config;
 pub mod dispatch;
 pub mod error;
+pub mod events;
 pub mod hooks;
 pub mod http;
 pub mod json;
@@ -23,6 +24,7 @@ pub mod transport;
 
 pub use dispatch::{CallContext, ExecInfo};
 pub use error::ChatServiceError;
+pub use events::ServiceEvent;
 pub use hooks::{Flow, Hooks};
 pub use options::ServiceOptions;
 pub use service::{ChatService, ChatServiceBuilder, RoomInit, UserInit};

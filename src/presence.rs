@@ -7,6 +7,7 @@ use serde_json::json;
 use crate::commands::now_ms;
 use crate::commands::rooms::remove_users;
 use crate::error::Result;
+use crate::events::ServiceEvent;
 use crate::hooks::DisconnectInfo;
 use crate::service::ChatService;
 use crate::transport::Target;
@@ -18,7 +19,13 @@ pub async fn socket_gone(service: &ChatService, user: &str, id: &str, run_on_dis
     let removed = match service.state().remove_socket(user, id, now_ms()).await {
         Ok(removed) => removed,
         Err(error) => {
-            tracing::error!(%user, %id, %error, "store consistency failure: userSockets");
+            service.events().send(ServiceEvent::StoreConsistencyFailure {
+                error,
+                user_name: user.to_string(),
+                op_type: "userSockets",
+                room_name: None,
+                id: Some(id.to_string()),
+            });
             if run_on_disconnect {
                 run_disconnect_hook(
                     service,

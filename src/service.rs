@@ -13,6 +13,7 @@ use tokio::sync::Notify;
 use crate::commands::{self, Formats, is_valid_name, now_ms};
 use crate::dispatch::{self, CallContext};
 use crate::error::{ChatServiceError, Result};
+use crate::events::{Events, ServiceEvent, TimedLock};
 use crate::hooks::Hooks;
 use crate::options::ServiceOptions;
 use crate::presence;
@@ -32,6 +33,7 @@ struct Inner {
     running: Running,
     closed: AtomicBool,
     heartbeat: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    events: Events,
 }
 
 /// Counts commands and disconnect cleanups in flight, so `close` can wait
@@ -50,6 +52,9 @@ impl Drop for RunningGuard {
         let running = &self.0.0.running;
         if running.count.fetch_sub(1, Ordering::AcqRel) == 1 {
             running.idle.notify_waiters();
+            if self.0.is_closed() {
+                self.0.events().send(ServiceEvent::CommandsFinished);
+            }
         }
     }
 }
@@ -83,6 +88,7 @@ pub struct ChatServiceBuilder {
     options: ServiceOptions,
     state: Option<Arc<dyn State>>,
     hooks: Hooks,
+    events: Events,
 }
 
 impl ChatServiceBuilder {
@@ -91,7 +97,13 @@ impl ChatServiceBuilder {
             options,
             state: None,
             hooks: Hooks::default(),
+            events: Events::default(),
         }
+    }
+
+    /// Instance events from the start on (`Ready` included).
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<ServiceEvent> {
+        self.events.subscribe()
     }
 
     /// Uses this state instead of a fresh `MemoryState`.
@@ -123,6 +135,7 @@ impl ChatServiceBuilder {
             running: Running::default(),
             closed: AtomicBool::new(false),
             heartbeat: std::sync::Mutex::new(None),
+            events: self.events,
         }));
         if let Some(on_start) = &service.hooks().on_start {
             on_start(service.clone()).await?;
@@ -130,6 +143,7 @@ impl ChatServiceBuilder {
         transport::connection::bind(&service, io);
         service.write_heartbeat().await?;
         service.spawn_heartbeat();
+        service.events().send(ServiceEvent::Ready);
         Ok(service)
     }
 }
@@ -153,6 +167,18 @@ impl ChatService {
 
     pub fn hooks(&self) -> &Hooks {
         &self.0.hooks
+    }
+
+    /// Where instance events go; `subscribe()` to receive them.
+    pub fn events(&self) -> &Events {
+        &self.0.events
+    }
+
+    /// Takes the (user, room) lock of protocol.md 14.4.
+    pub(crate) async fn lock(&self, user: &str, room: &str) -> Result<TimedLock> {
+        let ttl = self.options().lock_ttl;
+        let guard = self.state().lock(user, room, ttl).await?;
+        Ok(TimedLock::new(guard, ttl, user, room, self.events().clone()))
     }
 
     pub(crate) fn formats(&self) -> Formats {
@@ -419,6 +445,7 @@ impl ChatService {
         if let Err(error) = self.state().remove_instance(self.instance_id()).await {
             tracing::warn!(%error, "could not remove this instance from the state");
         }
+        self.events().send(ServiceEvent::Closed(closed.clone().err()));
         closed
     }
 

@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use super::{Cmd, Formats, is_valid_name, now_ms};
 use crate::dispatch::{Exec, args};
 use crate::error::{ChatServiceError, Result};
+use crate::events::ServiceEvent;
 use crate::hooks::RoomEvent;
 use crate::service::ChatService;
 use crate::state::{Actor, RoomConfig};
@@ -89,7 +90,7 @@ impl Cmd for RoomJoin {
         let service = cx.service;
         let state = service.state();
         let room = self.room.as_str();
-        let _lock = state.lock(user, room, service.options().lock_ttl).await?;
+        let _lock = service.lock(user, room).await?;
         let joined = state.room_join(room, user, id, now_ms()).await?;
         if let Err(error) = service.transport().join(id, room) {
             rollback_join(service, room, user, id).await;
@@ -139,7 +140,13 @@ impl Cmd for RoomJoin {
 async fn rollback_join(service: &ChatService, room: &str, user: &str, id: &str) {
     service.transport().leave(id, room);
     if let Err(error) = service.state().room_leave(room, user, id, now_ms()).await {
-        tracing::warn!(%room, %user, %id, %error, "join rollback failed");
+        service.events().send(ServiceEvent::StoreConsistencyFailure {
+            error,
+            user_name: user.to_string(),
+            op_type: "userRooms",
+            room_name: Some(room.to_string()),
+            id: Some(id.to_string()),
+        });
     }
 }
 
@@ -200,14 +207,20 @@ impl Cmd for RoomLeave {
 pub(crate) async fn remove_users(service: &ChatService, room: &str, users: &[String]) {
     for user in users {
         if let Err(error) = remove_user(service, room, user).await {
-            tracing::warn!(%room, %user, %error, "removing a user from a room failed");
+            service.events().send(ServiceEvent::StoreConsistencyFailure {
+                error,
+                user_name: user.clone(),
+                op_type: "roomUserlist",
+                room_name: Some(room.to_string()),
+                id: None,
+            });
         }
     }
 }
 
 async fn remove_user(service: &ChatService, room: &str, user: &str) -> Result<()> {
     let state = service.state();
-    let _lock = state.lock(user, room, service.options().lock_ttl).await?;
+    let _lock = service.lock(user, room).await?;
     let removed = state.room_remove_user(room, user, now_ms()).await?;
     after_removal(
         service,

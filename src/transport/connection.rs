@@ -3,6 +3,9 @@
 //! disconnect.
 
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use dashmap::DashMap;
 
 use futures::FutureExt;
 use serde_json::{Map, Value, json};
@@ -13,6 +16,7 @@ use super::{Target, user_channel};
 use crate::commands::{self, is_valid_name};
 use crate::dispatch::{self, CallContext};
 use crate::error::{ChatServiceError, Result};
+use crate::hooks::BoxFuture;
 use crate::json::{Args, WireArgs};
 use crate::presence;
 use crate::service::ChatService;
@@ -21,6 +25,27 @@ use crate::service::ChatService;
 /// `onConnect` hook (see `ChatService::handshake`).
 #[derive(Debug, Clone)]
 pub struct AuthPayload(pub Value);
+
+type CustomHandler = Arc<dyn Fn(Vec<Value>) -> BoxFuture<Result<Vec<Value>>> + Send + Sync>;
+
+/// Request handlers an application bound to one socket (`bindHandler`).
+#[derive(Clone, Default)]
+pub struct CustomHandlers(Arc<DashMap<String, CustomHandler>>);
+
+impl CustomHandlers {
+    pub(crate) fn insert<F, Fut>(&self, event: &str, handler: F)
+    where
+        F: Fn(Vec<Value>) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<Vec<Value>>> + Send + 'static,
+    {
+        let handler: CustomHandler = Arc::new(move |args| Box::pin(handler(args)));
+        self.0.insert(event.to_string(), handler);
+    }
+
+    fn get(&self, event: &str) -> Option<CustomHandler> {
+        self.0.get(event).map(|h| h.clone())
+    }
+}
 
 /// What `onConnect` can learn about a socket's connection.
 #[derive(Debug, Clone, Default)]
@@ -138,10 +163,22 @@ fn listen(service: &ChatService, socket: &SocketRef, user: String, id: String) {
     let requests = service.clone();
     let (request_user, request_id) = (user.clone(), id.clone());
     socket.on_fallback(
-        move |Event(event): Event, Data(Args(args)): Data<Args>, ack: AckSender| {
+        move |socket: SocketRef, Event(event): Event, Data(Args(args)): Data<Args>, ack: AckSender| {
             let service = requests.clone();
             let context = CallContext::socket(&request_user, &request_id);
-            async move { request(service, context, event, args, ack).await }
+            async move {
+                if commands::arity(&event).is_some() {
+                    request(service, context, event, args, ack).await;
+                } else if let Some(handler) = socket
+                    .extensions
+                    .get::<CustomHandlers>()
+                    .and_then(|h| h.get(&event))
+                {
+                    let outcome = handler(args).await;
+                    send_ack(&service, &event, outcome, ack);
+                }
+                // Any other event is ignored without a reply, as with the original.
+            }
         },
     );
     let service = service.clone();
@@ -171,6 +208,11 @@ async fn request(
             tracing::error!(%event, "command panicked");
             Err(ChatServiceError::internal("Error: internal error"))
         });
+    send_ack(&service, &event, outcome, ack);
+}
+
+/// Acks `(null, ...values)` or `(error, null)`.
+fn send_ack(service: &ChatService, event: &str, outcome: Result<Vec<Value>>, ack: AckSender) {
     let reply = match outcome {
         Ok(mut values) => {
             if values.is_empty() {

@@ -139,6 +139,46 @@ impl Transport {
         }
     }
 
+    /// `emitToChannel`: sends `event(args...)` to every socket of a
+    /// channel (a room name, `echo:<user>`, a socket id).
+    pub async fn emit_to_channel(&self, channel: &str, event: &str, args: &[Value]) {
+        self.emit(Target::Room(channel), event, args).await;
+    }
+
+    /// `sendToChannel`: the same, leaving out the socket `except_id`.
+    pub async fn send_to_channel(&self, except_id: &str, channel: &str, event: &str, args: &[Value]) {
+        let Some(ops) = self.io.of(&*self.namespace) else {
+            return;
+        };
+        let ops = ops.to(channel.to_string()).except(except_id.to_string());
+        if let Err(error) = ops.emit(event, &WireArgs(args)).await {
+            tracing::debug!(%event, %error, "notification not delivered");
+        }
+    }
+
+    /// `bindHandler`: answers a custom request event on one socket, with the
+    /// same `(error, ...results)` acks as commands. `noSocket` if the socket
+    /// is not connected here.
+    pub fn bind_handler<F, Fut>(&self, id: &str, event: &str, handler: F) -> Result<()>
+    where
+        F: Fn(Vec<Value>) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<Vec<Value>>> + Send + 'static,
+    {
+        let socket = self
+            .socket(id)
+            .ok_or_else(|| ChatServiceError::NoSocket(event.to_string()))?;
+        let handlers = match socket.extensions.get::<connection::CustomHandlers>() {
+            Some(handlers) => handlers,
+            None => {
+                let handlers = connection::CustomHandlers::default();
+                socket.extensions.insert(handlers.clone());
+                handlers
+            }
+        };
+        handlers.insert(event, handler);
+        Ok(())
+    }
+
     /// Disconnects every socket of a user, on every instance.
     pub async fn disconnect_user(&self, user: &str) {
         if let Some(ops) = self.io.of(&*self.namespace)
