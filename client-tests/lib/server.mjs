@@ -24,6 +24,14 @@ export const BIN = process.env.CHAT_SERVICE_BIN
 export const ORIGINAL = process.env.CHAT_SERVICE_TARGET === 'original'
 /** Skip reason for tests only our binary can pass (use as `{ skip: OURS_ONLY }`). */
 export const OURS_ONLY = ORIGINAL ? 'needs the Rust binary (not in the original)' : false
+/**
+ * Skip reason for admin API / health tests. The original has no HTTP admin
+ * API; a launcher that emulates it over the original's ServiceAPI (used to
+ * validate results and error values) sets CHAT_SERVICE_EMULATED_ADMIN=1.
+ */
+export const ADMIN_SKIP = ORIGINAL && process.env.CHAT_SERVICE_EMULATED_ADMIN !== '1'
+  ? 'needs the Rust binary (the original has no HTTP admin API)'
+  : false
 
 const START_TIMEOUT = Number(process.env.CHAT_SERVICE_START_TIMEOUT || 20000)
 const LISTEN_RE = /chat-service listening on (http:\/\/([^\s:]+):(\d+))/
