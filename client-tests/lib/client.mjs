@@ -87,8 +87,13 @@ export class Client {
       this.socket = io4(url + namespace, common)
     }
     const known = new Set([...SERVER_EVENTS, ...LIFECYCLE_EVENTS])
-    for (const ev of known) {
+    for (const ev of SERVER_EVENTS) {
       this.socket.on(ev, (...args) => this._push(ev, args))
+    }
+    // lifecycle events keep their first argument only (v4 adds a details
+    // argument to 'disconnect' that v2 does not have)
+    for (const ev of LIFECYCLE_EVENTS) {
+      this.socket.on(ev, (arg) => this._push(ev, arg === undefined ? [] : [arg]))
     }
     if (this.version === 4) {
       this.socket.onAny((ev, ...args) => {

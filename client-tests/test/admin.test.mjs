@@ -167,6 +167,23 @@ describe('admin API (--admin-token)', { skip: ADMIN_SKIP }, () => {
     assertError(await api(srv.url, 'changeRoomOwner', [uniq('nor'), owner]), 422, 'noRoom')
   })
 
+  it('owner-less rooms and access checks on unknown names (15.24, 15.25)', async () => {
+    const room = uniq('room')
+    await api(srv.url, 'addRoom', [room])
+    const c = await t.login(srv.url, uniq('u'))
+    await c.ok('roomJoin', room)
+    assert.deepEqual(await c.call('roomGetOwner', room), [null, null])
+    assert.deepEqual((await api(srv.url, 'hasRoomAccess', [uniq('nor'), c.userName])).json, { result: false })
+    assert.deepEqual((await api(srv.url, 'hasRoomAccess', [room, c.userName])).json, { result: true })
+    assert.deepEqual((await api(srv.url, 'hasDirectAccess', [uniq('ghost'), c.userName])).json, { result: false })
+    const d = await t.login(srv.url, uniq('d'))
+    assert.deepEqual((await api(srv.url, 'hasDirectAccess', [d.userName, c.userName])).json, { result: true })
+    assert.deepEqual((await api(srv.url, 'hasDirectAccess', [d.userName, d.userName])).json, { result: false })
+    // deleteRoom through the API: members get roomAccessRemoved
+    assert.deepEqual((await api(srv.url, 'deleteRoom', [room])).json, { result: null })
+    assert.deepEqual(await c.next('roomAccessRemoved'), [room])
+  })
+
   it('getInstanceHeartbeat: own heartbeat without an argument, null for unknown ids', async () => {
     const own = await api(srv.url, 'getInstanceHeartbeat', [])
     assert.equal(own.status, 200)

@@ -18,6 +18,7 @@ describe('direct messages (--enable-direct-messages)', () => {
     const s2 = await t.login(srv.url, from)
     const r1 = await t.login(srv.url, to)
     const r2 = await t.login(srv.url, to)
+    assert.deepEqual(await s1.next('socketConnectEcho'), [s2.id, 2])
     const before = Date.now()
     const m = s1.mark()
     const ack = await s1.call('directMessage', to, { textMessage: 'hi there' })

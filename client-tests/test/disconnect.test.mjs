@@ -21,6 +21,10 @@ describe('disconnect', () => {
     assert.equal(await s1.ok('roomJoin', room), 1)
     assert.equal(await s2.ok('roomJoin', room), 2)
     assert.deepEqual(await member.next('roomUserJoined', { filter: (r, u) => u === user }), [room, user])
+    // let the echoes of the joins arrive before taking marks
+    assert.deepEqual(await s1.next('roomJoinedEcho'), [room, s2.id, 2])
+    assert.deepEqual(await s3.next('roomJoinedEcho'), [room, s1.id, 1])
+    assert.deepEqual(await s3.next('roomJoinedEcho'), [room, s2.id, 2])
     s1.clear()
     s3.clear()
     const m1 = s1.mark()
@@ -57,7 +61,7 @@ describe('disconnect', () => {
       await a.ok('roomCreate', r, false)
       await a.ok('roomJoin', r)
     }
-    b.clear()
+    for (const r of rooms) assert.deepEqual(await b.next('roomJoinedEcho', { filter: rn => rn === r }), [r, a.id, 1])
     const m = b.mark()
     a.close()
     assert.deepEqual(await b.next('socketDisconnectEcho'), [a.id, 1])

@@ -37,6 +37,8 @@ describe('user commands', () => {
     const b = await t.login(srv.url, user)
     const c = await t.login(srv.url, user)
     const other = await t.login(srv.url, uniq('o'))
+    assert.deepEqual(await a.next('socketConnectEcho'), [b.id, 2])
+    assert.deepEqual(await a.next('socketConnectEcho'), [c.id, 3])
     const values = [{ any: ['thing', 1, true, null], nested: { x: 1.5 } }, 'text', 42, null, false, []]
     for (const v of values) {
       const m = a.mark()
