@@ -60,7 +60,9 @@ describe('user commands', () => {
     const a = await t.login(srv.url, user)
     const b = await t.login(srv.url, user)
     const room = uniq('r')
-    a.send('roomCreate', room, false)
+    await a.ok('roomCreate', room, false)
+    // requests of one socket run concurrently: only send the next one once the
+    // previous one's effect was seen
     a.send('roomJoin', room)
     assert.deepEqual(await b.next('roomJoinedEcho'), [room, a.id, 1])
     a.send('systemMessage', 'no ack')
