@@ -162,7 +162,12 @@ export function useServer (before, after, flags = [], opts = {}) {
     holder.server = s
   })
   after(async () => {
-    if (holder.server) await holder.server.stop()
+    if (!holder.server) return
+    const code = await holder.server.stop()
+    // a graceful stop (SIGTERM) exits 0 (interface.md 1, 6)
+    if (code !== 0) {
+      throw new Error(`server ${flags.join(' ')} exited with ${code} on SIGTERM\n${holder.server.output()}`)
+    }
   })
   return holder
 }

@@ -54,6 +54,8 @@ describe('access lists (--enable-access-lists-updates --enable-userlist-updates)
     assert.equal(await admin.err('roomAddToList', room, 'userlist', ['u']), NA)
     // an admin with a bad list name gets noList
     assert.equal(await admin.err('roomAddToList', room, 'badlist', ['u']), 'ChatServiceError: No such list badlist')
+    // ... but naming the owner is checked before the list name
+    assert.equal(await admin.err('roomAddToList', room, 'badlist', [owner.userName]), NA)
     assert.equal(await admin.ok('roomSetWhitelistMode', room, false), null)
     assert.deepEqual(await admin.ok('roomGetAccessList', room, 'blacklist'), [])
     assert.deepEqual(await admin.ok('roomGetAccessList', room, 'whitelist'), ['w1'])

@@ -92,6 +92,8 @@ describe('direct messages (--enable-direct-messages)', () => {
     assert.deepEqual(await a.call('directRemoveFromList', 'x', ['q']), ['ChatServiceError: No such list x', null])
     assert.deepEqual(await a.call('directGetAccessList', 'nolist'), ['ChatServiceError: No such list nolist', null])
     assert.deepEqual(await a.ok('directGetAccessList', 'blacklist'), [])
+    // noList is checked before the own-name rule
+    assert.deepEqual(await a.call('directAddToList', 'badlist', [a.userName]), ['ChatServiceError: No such list badlist', null])
   })
 
   it('message format: only {textMessage: string}', async () => {

@@ -201,6 +201,27 @@ describe('rooms (--enable-rooms-management --enable-userlist-updates)', () => {
     await outsider.noEvent('roomMessage', 100)
   })
 
+  it('message texts round-trip unchanged (unicode, escapes, empty, large)', async () => {
+    const a = await t.login(srv.url, uniq('txt'))
+    const room = uniq('room')
+    await a.ok('roomCreate', room, false)
+    await a.ok('roomJoin', room)
+    const texts = ['', 'emoji 😀 and ✓ and 中文', 'quotes " \\ \n\t\u0001 \u2028', 'x'.repeat(20000)]
+    for (const text of texts) {
+      const id = await a.ok('roomMessage', room, { textMessage: text })
+      const [, msg] = await a.next('roomMessage')
+      assert.equal(msg.id, id)
+      assert.equal(msg.textMessage, text)
+    }
+    const hist = await a.ok('roomRecentHistory', room)
+    assert.deepEqual(hist.map(m => m.textMessage), texts.slice().reverse())
+    // server-side fields may not be given by the client
+    assert.equal(await a.err('roomMessage', room, { textMessage: 'x', id: 5 }),
+      'ChatServiceError: Bad argument at position 1, value {"textMessage":"x","id":5}')
+    assert.equal(await a.err('roomMessage', room, { textMessage: 'x', timestamp: 5 }),
+      'ChatServiceError: Bad argument at position 1, value {"textMessage":"x","timestamp":5}')
+  })
+
   it('roomMessage by a non-member: notJoined; by an unjoined socket of a joined user: ok, not echoed to it', async () => {
     const user = uniq('u')
     const a = await t.login(srv.url, user)
@@ -299,6 +320,8 @@ describe('rooms (--enable-rooms-management --enable-userlist-updates)', () => {
     assert.deepEqual(await b2.ok('listOwnSockets'), { [b1.id]: [], [b2.id]: [] })
     assert.equal(await b1.err('roomJoin', room), `ChatServiceError: No such room ${room}`)
     assert.equal(await a.err('roomDelete', room), `ChatServiceError: No such room ${room}`)
+    // noRoom comes before the owner check
+    assert.equal(await admin.err('roomDelete', room), `ChatServiceError: No such room ${room}`)
     // the name can be used again; ids restart
     await b1.ok('roomCreate', room, false)
     await b1.ok('roomJoin', room)
