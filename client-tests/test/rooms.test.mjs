@@ -311,7 +311,8 @@ describe('rooms (--enable-rooms-management --enable-userlist-updates)', () => {
     assert.equal(await admin.err('roomDelete', room), 'ChatServiceError: Action is not allowed')
     const m = a.mark()
     assert.deepEqual(await a.call('roomDelete', room), [null, null])
-    assert.deepEqual(a.eventsSince(m), ['roomAccessRemoved', 'ack:roomDelete'])
+    // roomUserLeft may or may not be seen while the room channel is emptied (5.4): ignore it
+    assert.deepEqual(a.eventsSince(m).filter(e => e !== 'roomUserLeft'), ['roomAccessRemoved', 'ack:roomDelete'])
     assert.deepEqual(await a.next('roomAccessRemoved'), [room])
     assert.deepEqual(await b1.next('roomAccessRemoved'), [room])
     assert.deepEqual(await b2.next('roomAccessRemoved'), [room])
