@@ -2,7 +2,7 @@
 // removals (4.5), notifications (5.8, 7.2), edge cases (15.8-15.14).
 import { describe, it, before, after, afterEach } from 'node:test'
 import assert from 'node:assert/strict'
-import { useServer } from '../lib/server.mjs'
+import { useServer, OURS_ONLY } from '../lib/server.mjs'
 import { clientSet, uniq } from '../lib/client.mjs'
 
 const NA = 'ChatServiceError: Action is not allowed'
@@ -284,5 +284,27 @@ describe('room list size limit (--room-list-size-limit 2)', () => {
       assert.equal(await c.ok('roomJoin', room), 1)
     }
     assert.equal((await owner.ok('roomGetAccessList', room, 'userlist')).length, 3)
+  })
+})
+
+// interface.md 5: for the binary, a zero list limit means nothing can be
+// added (the original's constructor option treats 0 as "use the default").
+describe('zero list size limits (interface.md 5)', { skip: OURS_ONLY }, () => {
+  const srv = useServer(before, after,
+    ['--enable-rooms-management', '--room-list-size-limit', '0', '--direct-list-size-limit', '0'])
+  const t = clientSet()
+  afterEach(() => t.closeAll())
+
+  it('--room-list-size-limit 0 and --direct-list-size-limit 0: nothing can be added', async () => {
+    const owner = await t.login(srv.url, uniq('own'))
+    const room = uniq('room')
+    await owner.ok('roomCreate', room, false)
+    assert.deepEqual(await owner.call('roomAddToList', room, 'whitelist', ['a']),
+      ['ChatServiceError: Exceeded whitelist size limit', null])
+    assert.deepEqual(await owner.call('roomAddToList', room, 'whitelist', []), [null, null])
+    assert.deepEqual(await owner.call('directAddToList', 'blacklist', ['a']),
+      ['ChatServiceError: Exceeded blacklist size limit', null])
+    // userlist is not limited
+    assert.equal(await owner.ok('roomJoin', room), 1)
   })
 })
