@@ -2,7 +2,7 @@
 // Only our binary has them.
 import { describe, it, before, after, afterEach } from 'node:test'
 import assert from 'node:assert/strict'
-import { useServer, startServer, ADMIN_SKIP } from '../lib/server.mjs'
+import { useServer, startServer, ADMIN_SKIP, OURS_ONLY } from '../lib/server.mjs'
 import { clientSet, uniq } from '../lib/client.mjs'
 
 const TOKEN = 'admin-token-for-tests'
@@ -226,5 +226,41 @@ describe('GET /health', { skip: ADMIN_SKIP }, () => {
     } finally {
       await s.stop()
     }
+  })
+})
+
+describe('other HTTP endpoints', () => {
+  const srv = useServer(before, after)
+
+  it('serves the socket.io client bundle at /socket.io/socket.io.js (protocol.md 1.1)', async () => {
+    const res = await fetch(`${srv.url}/socket.io/socket.io.js`, { signal: AbortSignal.timeout(5000) })
+    assert.equal(res.status, 200)
+    assert.match(res.headers.get('content-type') || '', /javascript/)
+    const body = await res.text()
+    assert.ok(body.length > 1000, 'a real bundle')
+  })
+
+  it('GET /metrics: Prometheus text', { skip: OURS_ONLY }, async () => {
+    const res = await fetch(`${srv.url}/metrics`, { signal: AbortSignal.timeout(5000) })
+    assert.equal(res.status, 200)
+    assert.match(res.headers.get('content-type') || '', /^text\/plain/)
+    assert.match(await res.text(), /^# (HELP|TYPE) /m)
+  })
+
+  it('GET / serves the demo page', { skip: OURS_ONLY }, async () => {
+    const res = await fetch(`${srv.url}/`, { signal: AbortSignal.timeout(5000) })
+    assert.equal(res.status, 200)
+    assert.match(res.headers.get('content-type') || '', /text\/html/)
+    assert.match(await res.text(), /socket\.io/i)
+  })
+})
+
+describe('--no-static', { skip: OURS_ONLY }, () => {
+  const srv = useServer(before, after, ['--no-static'])
+
+  it('GET / is 404', async () => {
+    const res = await fetch(`${srv.url}/`, { signal: AbortSignal.timeout(5000) })
+    assert.equal(res.status, 404)
+    await res.text()
   })
 })
