@@ -1,0 +1,173 @@
+// Spawns the chat-service binary under test and waits for its
+// "chat-service listening on http://HOST:PORT" line.
+//
+// Environment:
+//   CHAT_SERVICE_BIN     path of the binary (default ../target/release/chat-service
+//                        relative to client-tests). A path ending in .js/.mjs/.cjs
+//                        is run with the current node (used for the scratch
+//                        launcher of the original Node.js server).
+//   CHAT_SERVICE_TARGET  "original" when CHAT_SERVICE_BIN is the original
+//                        server: tests that only our binary can pass are skipped
+//                        and every client defaults to socket.io-client 2.
+//   CLIENT_VERSION       2 or 4: force every client to that socket.io-client.
+import { spawn } from 'node:child_process'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+export const CLIENT_TESTS_DIR = path.resolve(here, '..')
+export const BIN = process.env.CHAT_SERVICE_BIN
+  ? path.resolve(process.env.CHAT_SERVICE_BIN)
+  : path.resolve(CLIENT_TESTS_DIR, '..', 'target', 'release', 'chat-service')
+
+/** True when the suite runs against the original Node.js server. */
+export const ORIGINAL = process.env.CHAT_SERVICE_TARGET === 'original'
+/** Skip reason for tests only our binary can pass (use as `{ skip: OURS_ONLY }`). */
+export const OURS_ONLY = ORIGINAL ? 'needs the Rust binary (not in the original)' : false
+/**
+ * Skip reason for admin API / health tests. The original has no HTTP admin
+ * API; a launcher that emulates it over the original's ServiceAPI (used to
+ * validate results and error values) sets CHAT_SERVICE_EMULATED_ADMIN=1.
+ */
+export const ADMIN_SKIP = ORIGINAL && process.env.CHAT_SERVICE_EMULATED_ADMIN !== '1'
+  ? 'needs the Rust binary (the original has no HTTP admin API)'
+  : false
+
+const START_TIMEOUT = Number(process.env.CHAT_SERVICE_START_TIMEOUT || 20000)
+const LISTEN_RE = /chat-service listening on (http:\/\/([^\s:]+):(\d+))/
+
+function command (flags) {
+  const args = ['--host', '127.0.0.1', '--port', '0', ...flags]
+  if (/\.(c|m)?js$/.test(BIN)) return [process.execPath, [BIN, ...args]]
+  return [BIN, args]
+}
+
+function spawnBin (args, env) {
+  const [cmd, argv] = command(args)
+  return spawn(cmd, argv, {
+    env: { RUST_LOG: 'warn', ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+}
+
+/**
+ * Starts a server. Resolves `{url, port, proc, stop(), output()}`.
+ * `stop()` sends SIGTERM and resolves with the exit code (SIGKILL after
+ * `killAfter` ms; then resolves with null).
+ */
+export function startServer (flags = [], { env = {} } = {}) {
+  return new Promise((resolve, reject) => {
+    const proc = spawnBin(flags, env)
+    let stdout = ''
+    let stderr = ''
+    let done = false
+    const exited = new Promise(res => proc.once('exit', (code, signal) => res({ code, signal })))
+    const output = () => `--- stdout ---\n${stdout}\n--- stderr ---\n${stderr}`
+    const fail = (msg) => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      proc.kill('SIGKILL')
+      reject(new Error(`${msg}\ncommand: ${command(flags).flat().join(' ')}\n${output()}`))
+    }
+    const timer = setTimeout(() => fail(`server did not print its listening line within ${START_TIMEOUT} ms`), START_TIMEOUT)
+    proc.on('error', e => fail(`cannot spawn ${BIN}: ${e.message}`))
+    proc.stderr.setEncoding('utf8')
+    proc.stderr.on('data', d => { stderr += d })
+    proc.stdout.setEncoding('utf8')
+    proc.stdout.on('data', d => {
+      stdout += d
+      if (done) return
+      const m = LISTEN_RE.exec(stdout)
+      if (m) {
+        done = true
+        clearTimeout(timer)
+        const port = Number(m[3])
+        const url = `http://127.0.0.1:${port}`
+        let stopping = null
+        resolve({
+          url,
+          port,
+          proc,
+          exited,
+          output,
+          stop (killAfter = 20000) {
+            if (stopping) return stopping
+            stopping = (async () => {
+              if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode
+              proc.kill('SIGTERM')
+              let t
+              const r = await Promise.race([
+                exited,
+                new Promise(res => { t = setTimeout(() => res(null), killAfter) })
+              ])
+              clearTimeout(t)
+              if (r === null) {
+                proc.kill('SIGKILL')
+                await exited
+                return null
+              }
+              return r.code
+            })()
+            return stopping
+          }
+        })
+      }
+    })
+    proc.once('exit', (code, signal) => fail(`server exited early (code ${code}, signal ${signal})`))
+  })
+}
+
+/**
+ * Runs the binary with flags expected to be rejected. Resolves
+ * `{code, signal, stdout, stderr, listened}` (listened: it printed the
+ * listening line, i.e. it did NOT reject the configuration).
+ */
+export function expectExit (flags = [], { env = {}, timeout = 10000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const proc = spawnBin(flags, env)
+    let stdout = ''
+    let stderr = ''
+    let listened = false
+    proc.stdout.setEncoding('utf8')
+    proc.stderr.setEncoding('utf8')
+    proc.stdout.on('data', d => {
+      stdout += d
+      if (!listened && LISTEN_RE.test(stdout)) {
+        listened = true
+        proc.kill('SIGKILL')
+      }
+    })
+    proc.stderr.on('data', d => { stderr += d })
+    proc.on('error', reject)
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL')
+    }, timeout)
+    proc.once('close', (code, signal) => {
+      clearTimeout(timer)
+      resolve({ code, signal, stdout, stderr, listened })
+    })
+  })
+}
+
+/**
+ * Helper for a test file: `const srv = useServer(flags)` registers
+ * before/after hooks; `srv.url` etc. are available inside tests.
+ */
+export function useServer (before, after, flags = [], opts = {}) {
+  const holder = {}
+  before(async () => {
+    const s = await startServer(flags, opts)
+    Object.assign(holder, s)
+    holder.server = s
+  })
+  after(async () => {
+    if (!holder.server) return
+    const code = await holder.server.stop()
+    // a graceful stop (SIGTERM) exits 0 (interface.md 1, 6)
+    if (code !== 0) {
+      throw new Error(`server ${flags.join(' ')} exited with ${code} on SIGTERM\n${holder.server.output()}`)
+    }
+  })
+  return holder
+}
