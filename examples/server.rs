@@ -9,8 +9,13 @@ use serde_json::{Map, json};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt().with_writer(std::io::stderr).init();
-    let port = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(8000);
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .init();
+    let port = std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(8000);
     let settings = ServerSettings {
         host: "127.0.0.1".into(),
         port,

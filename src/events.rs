@@ -51,7 +51,13 @@ impl Events {
     }
 
     pub fn send(&self, event: ServiceEvent) {
-        if let ServiceEvent::StoreConsistencyFailure { error, user_name, op_type, .. } = &event {
+        if let ServiceEvent::StoreConsistencyFailure {
+            error,
+            user_name,
+            op_type,
+            ..
+        } = &event
+        {
             tracing::error!(%error, %user_name, %op_type, "store consistency failure");
         }
         // No subscriber is fine: events are informational.

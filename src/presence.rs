@@ -19,13 +19,15 @@ pub async fn socket_gone(service: &ChatService, user: &str, id: &str, run_on_dis
     let removed = match service.state().remove_socket(user, id, now_ms()).await {
         Ok(removed) => removed,
         Err(error) => {
-            service.events().send(ServiceEvent::StoreConsistencyFailure {
-                error,
-                user_name: user.to_string(),
-                op_type: "userSockets",
-                room_name: None,
-                id: Some(id.to_string()),
-            });
+            service
+                .events()
+                .send(ServiceEvent::StoreConsistencyFailure {
+                    error,
+                    user_name: user.to_string(),
+                    op_type: "userSockets",
+                    room_name: None,
+                    id: Some(id.to_string()),
+                });
             if run_on_disconnect {
                 run_disconnect_hook(
                     service,

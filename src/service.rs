@@ -178,7 +178,13 @@ impl ChatService {
     pub(crate) async fn lock(&self, user: &str, room: &str) -> Result<TimedLock> {
         let ttl = self.options().lock_ttl;
         let guard = self.state().lock(user, room, ttl).await?;
-        Ok(TimedLock::new(guard, ttl, user, room, self.events().clone()))
+        Ok(TimedLock::new(
+            guard,
+            ttl,
+            user,
+            room,
+            self.events().clone(),
+        ))
     }
 
     pub(crate) fn formats(&self) -> Formats {
@@ -445,7 +451,8 @@ impl ChatService {
         if let Err(error) = self.state().remove_instance(self.instance_id()).await {
             tracing::warn!(%error, "could not remove this instance from the state");
         }
-        self.events().send(ServiceEvent::Closed(closed.clone().err()));
+        self.events()
+            .send(ServiceEvent::Closed(closed.clone().err()));
         closed
     }
 

@@ -140,13 +140,15 @@ impl Cmd for RoomJoin {
 async fn rollback_join(service: &ChatService, room: &str, user: &str, id: &str) {
     service.transport().leave(id, room);
     if let Err(error) = service.state().room_leave(room, user, id, now_ms()).await {
-        service.events().send(ServiceEvent::StoreConsistencyFailure {
-            error,
-            user_name: user.to_string(),
-            op_type: "userRooms",
-            room_name: Some(room.to_string()),
-            id: Some(id.to_string()),
-        });
+        service
+            .events()
+            .send(ServiceEvent::StoreConsistencyFailure {
+                error,
+                user_name: user.to_string(),
+                op_type: "userRooms",
+                room_name: Some(room.to_string()),
+                id: Some(id.to_string()),
+            });
     }
 }
 
@@ -207,13 +209,15 @@ impl Cmd for RoomLeave {
 pub(crate) async fn remove_users(service: &ChatService, room: &str, users: &[String]) {
     for user in users {
         if let Err(error) = remove_user(service, room, user).await {
-            service.events().send(ServiceEvent::StoreConsistencyFailure {
-                error,
-                user_name: user.clone(),
-                op_type: "roomUserlist",
-                room_name: Some(room.to_string()),
-                id: None,
-            });
+            service
+                .events()
+                .send(ServiceEvent::StoreConsistencyFailure {
+                    error,
+                    user_name: user.clone(),
+                    op_type: "roomUserlist",
+                    room_name: Some(room.to_string()),
+                    id: None,
+                });
         }
     }
 }

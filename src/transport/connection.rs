@@ -163,7 +163,10 @@ fn listen(service: &ChatService, socket: &SocketRef, user: String, id: String) {
     let requests = service.clone();
     let (request_user, request_id) = (user.clone(), id.clone());
     socket.on_fallback(
-        move |socket: SocketRef, Event(event): Event, Data(Args(args)): Data<Args>, ack: AckSender| {
+        move |socket: SocketRef,
+              Event(event): Event,
+              Data(Args(args)): Data<Args>,
+              ack: AckSender| {
             let service = requests.clone();
             let context = CallContext::socket(&request_user, &request_id);
             async move {

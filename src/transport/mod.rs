@@ -146,7 +146,13 @@ impl Transport {
     }
 
     /// `sendToChannel`: the same, leaving out the socket `except_id`.
-    pub async fn send_to_channel(&self, except_id: &str, channel: &str, event: &str, args: &[Value]) {
+    pub async fn send_to_channel(
+        &self,
+        except_id: &str,
+        channel: &str,
+        event: &str,
+        args: &[Value],
+    ) {
         let Some(ops) = self.io.of(&*self.namespace) else {
             return;
         };
