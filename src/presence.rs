@@ -2,15 +2,12 @@
 //! and the recovery calls that repair presence after failures
 //! (`userStateSync`, `roomStateSync`, `instanceRecovery`).
 
-use serde_json::json;
-
 use crate::commands::now_ms;
 use crate::commands::rooms::remove_users;
 use crate::error::Result;
 use crate::events::ServiceEvent;
 use crate::hooks::DisconnectInfo;
 use crate::service::ChatService;
-use crate::transport::Target;
 
 /// Full disconnect processing of one socket (7.3). `onDisconnect` runs
 /// only for sockets that really disconnected here (not for recovery).
@@ -42,36 +39,18 @@ pub async fn socket_gone(service: &ChatService, user: &str, id: &str, run_on_dis
         }
     };
     let transport = service.transport();
-    let remaining = Target::User {
-        name: user,
-        except: Some(id),
-    };
     for (room, njoined, userlist_updates) in &removed.rooms {
         transport.leave(id, room);
         service.run_on_leave(id, room, *njoined).await;
         transport
-            .emit(
-                remaining,
-                "roomLeftEcho",
-                &[json!(room), json!(id), json!(njoined)],
-            )
+            .room_left_echo(user, Some(id), room, id, *njoined)
             .await;
         if *njoined == 0 && *userlist_updates {
-            transport
-                .emit(
-                    Target::Room(room),
-                    "roomUserLeft",
-                    &[json!(room), json!(user)],
-                )
-                .await;
+            transport.room_user_left(room, user).await;
         }
     }
     transport
-        .emit(
-            remaining,
-            "socketDisconnectEcho",
-            &[json!(id), json!(removed.nconnected)],
-        )
+        .socket_disconnect_echo(user, id, removed.nconnected)
         .await;
     if run_on_disconnect {
         let (rooms_removed, joined_sockets) = removed

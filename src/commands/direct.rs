@@ -38,13 +38,15 @@ async fn change_list(cx: &Exec<'_>, list: &str, names: &[String], op: ListOp) ->
     Ok(Value::Null)
 }
 
+fn parse_list_change(a: &[Value]) -> Result<(String, Vec<String>)> {
+    Ok((args::string(a, 0)?, args::strings(a, 1)?))
+}
+
 impl Cmd for DirectAddToList {
     const ARITY: usize = 2;
     fn parse(a: &[Value], _: Formats) -> Result<Self> {
-        Ok(Self {
-            list: args::string(a, 0)?,
-            names: args::strings(a, 1)?,
-        })
+        let (list, names) = parse_list_change(a)?;
+        Ok(Self { list, names })
     }
     async fn apply(self, cx: &Exec<'_>) -> Result<Value> {
         change_list(cx, &self.list, &self.names, ListOp::Add).await
@@ -54,10 +56,8 @@ impl Cmd for DirectAddToList {
 impl Cmd for DirectRemoveFromList {
     const ARITY: usize = 2;
     fn parse(a: &[Value], _: Formats) -> Result<Self> {
-        Ok(Self {
-            list: args::string(a, 0)?,
-            names: args::strings(a, 1)?,
-        })
+        let (list, names) = parse_list_change(a)?;
+        Ok(Self { list, names })
     }
     async fn apply(self, cx: &Exec<'_>) -> Result<Value> {
         change_list(cx, &self.list, &self.names, ListOp::Remove).await

@@ -6,6 +6,30 @@
 //! - `direct`: direct messages and their lists;
 //! - `user`: the caller's own sockets and system messages.
 
+/// A command whose one argument is a room name: the struct, its parse, and
+/// `apply` from the given body (`room` bound to the name).
+macro_rules! room_command {
+    ($(#[$doc:meta])* $name:ident, |$cx:ident, $room:ident| $body:block) => {
+        $(#[$doc])*
+        pub struct $name {
+            pub room: String,
+        }
+
+        impl $crate::commands::Cmd for $name {
+            const ARITY: usize = 1;
+            fn parse(a: &[serde_json::Value], _: $crate::commands::Formats) -> $crate::error::Result<Self> {
+                Ok(Self {
+                    room: $crate::dispatch::args::string(a, 0)?,
+                })
+            }
+            async fn apply(self, $cx: &$crate::dispatch::Exec<'_>) -> $crate::error::Result<serde_json::Value> {
+                let $room = self.room.as_str();
+                $body
+            }
+        }
+    };
+}
+
 pub mod direct;
 pub mod room_access;
 pub mod room_history;

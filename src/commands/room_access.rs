@@ -13,7 +13,7 @@ use crate::state::{AccessChange, Actor, ListOp, Presence};
 use crate::transport::Target;
 
 impl Exec<'_> {
-    fn actor(&self) -> Actor<'_> {
+    pub(crate) fn actor(&self) -> Actor<'_> {
         Actor {
             user: self.user,
             bypass: self.bypass,
@@ -158,30 +158,7 @@ impl Cmd for RoomGetAccessList {
     }
 }
 
-/// A room read command of one room-name argument.
-macro_rules! room_read {
-    ($(#[$doc:meta])* $name:ident, |$cx:ident, $room:ident| $body:expr) => {
-        $(#[$doc])*
-        pub struct $name {
-            pub room: String,
-        }
-
-        impl Cmd for $name {
-            const ARITY: usize = 1;
-            fn parse(a: &[Value], _: Formats) -> Result<Self> {
-                Ok(Self {
-                    room: args::string(a, 0)?,
-                })
-            }
-            async fn apply(self, $cx: &Exec<'_>) -> Result<Value> {
-                let $room = self.room.as_str();
-                $body
-            }
-        }
-    };
-}
-
-room_read!(RoomGetOwner, |cx, room| {
+room_command!(RoomGetOwner, |cx, room| {
     let owner = cx
         .service
         .state()
@@ -190,7 +167,7 @@ room_read!(RoomGetOwner, |cx, room| {
     Ok(owner.map_or(Value::Null, Value::String))
 });
 
-room_read!(RoomGetWhitelistMode, |cx, room| {
+room_command!(RoomGetWhitelistMode, |cx, room| {
     let mode = cx
         .service
         .state()
@@ -199,7 +176,7 @@ room_read!(RoomGetWhitelistMode, |cx, room| {
     Ok(json!(mode))
 });
 
-room_read!(RoomNotificationsInfo, |cx, room| {
+room_command!(RoomNotificationsInfo, |cx, room| {
     let info = cx
         .service
         .state()

@@ -61,27 +61,15 @@ impl Cmd for RoomMessage {
     }
 }
 
-pub struct RoomRecentHistory {
-    pub room: String,
-}
-
-impl Cmd for RoomRecentHistory {
-    const ARITY: usize = 1;
-    fn parse(a: &[Value], _: Formats) -> Result<Self> {
-        Ok(Self {
-            room: args::string(a, 0)?,
-        })
-    }
-    async fn apply(self, cx: &Exec<'_>) -> Result<Value> {
-        let limit = cx.service.options().history_max_get_messages;
-        let list = cx
-            .service
-            .state()
-            .room_recent_history(&self.room, limit, cx.read_presence())
-            .await?;
-        Ok(messages(list))
-    }
-}
+room_command!(RoomRecentHistory, |cx, room| {
+    let limit = cx.service.options().history_max_get_messages;
+    let list = cx
+        .service
+        .state()
+        .room_recent_history(room, limit, cx.read_presence())
+        .await?;
+    Ok(messages(list))
+});
 
 pub struct RoomHistoryGet {
     pub room: String,
@@ -112,28 +100,16 @@ impl Cmd for RoomHistoryGet {
     }
 }
 
-pub struct RoomHistoryInfo {
-    pub room: String,
-}
-
-impl Cmd for RoomHistoryInfo {
-    const ARITY: usize = 1;
-    fn parse(a: &[Value], _: Formats) -> Result<Self> {
-        Ok(Self {
-            room: args::string(a, 0)?,
-        })
-    }
-    async fn apply(self, cx: &Exec<'_>) -> Result<Value> {
-        let info = cx
-            .service
-            .state()
-            .room_history_info(&self.room, cx.read_presence())
-            .await?;
-        Ok(json!({
-            "historySize": info.history_size,
-            "historyMaxSize": info.history_max_size,
-            "historyMaxGetMessages": cx.service.options().history_max_get_messages,
-            "lastMessageId": info.last_message_id,
-        }))
-    }
-}
+room_command!(RoomHistoryInfo, |cx, room| {
+    let info = cx
+        .service
+        .state()
+        .room_history_info(room, cx.read_presence())
+        .await?;
+    Ok(json!({
+        "historySize": info.history_size,
+        "historyMaxSize": info.history_max_size,
+        "historyMaxGetMessages": cx.service.options().history_max_get_messages,
+        "lastMessageId": info.last_message_id,
+    }))
+});

@@ -9,8 +9,7 @@ use crate::error::{ChatServiceError, Result};
 use crate::events::ServiceEvent;
 use crate::hooks::RoomEvent;
 use crate::service::ChatService;
-use crate::state::{Actor, RoomConfig};
-use crate::transport::Target;
+use crate::state::RoomConfig;
 
 pub struct RoomCreate {
     pub room: String,
@@ -43,97 +42,53 @@ impl Cmd for RoomCreate {
     }
 }
 
-pub struct RoomDelete {
-    pub room: String,
-}
-
-impl Cmd for RoomDelete {
-    const ARITY: usize = 1;
-    fn parse(a: &[Value], _: Formats) -> Result<Self> {
-        Ok(Self {
-            room: args::string(a, 0)?,
-        })
+room_command!(RoomDelete, |cx, room| {
+    if !cx.service.options().enable_rooms_management && !cx.bypass {
+        return Err(ChatServiceError::NotAllowed);
     }
-    async fn apply(self, cx: &Exec<'_>) -> Result<Value> {
-        if !cx.service.options().enable_rooms_management && !cx.bypass {
-            return Err(ChatServiceError::NotAllowed);
-        }
-        let actor = Actor {
-            user: cx.user,
-            bypass: cx.bypass,
+    let removed = cx.service.state().delete_room(room, cx.actor()).await?;
+    for (user, sockets) in removed {
+        // The channel is being emptied: no `roomUserLeft` here.
+        after_removal(cx.service, room, &user, &sockets, false).await;
+    }
+    Ok(Value::Null)
+});
+
+room_command!(RoomJoin, |cx, room| {
+    let Some(id) = cx.id else {
+        return Err(ChatServiceError::NoSocket("roomJoin".into()));
+    };
+    let user = cx.require_user()?;
+    let service = cx.service;
+    let _lock = service.lock(user, room).await?;
+    let joined = service.state().room_join(room, user, id, now_ms()).await?;
+    if let Err(error) = service.transport().join(id, room) {
+        rollback_join(service, room, user, id).await;
+        return Err(error);
+    }
+    if joined.already {
+        return Ok(json!(joined.njoined));
+    }
+    if let Some(on_join) = &service.hooks().on_join {
+        let event = RoomEvent {
+            id: id.to_string(),
+            room_name: room.to_string(),
+            njoined: joined.njoined,
         };
-        let removed = cx.service.state().delete_room(&self.room, actor).await?;
-        for (user, sockets) in removed {
-            // The channel is being emptied: no `roomUserLeft` here.
-            after_removal(cx.service, &self.room, &user, &sockets, false).await;
-        }
-        Ok(Value::Null)
-    }
-}
-
-pub struct RoomJoin {
-    pub room: String,
-}
-
-impl Cmd for RoomJoin {
-    const ARITY: usize = 1;
-    fn parse(a: &[Value], _: Formats) -> Result<Self> {
-        Ok(Self {
-            room: args::string(a, 0)?,
-        })
-    }
-    async fn apply(self, cx: &Exec<'_>) -> Result<Value> {
-        let Some(id) = cx.id else {
-            return Err(ChatServiceError::NoSocket("roomJoin".into()));
-        };
-        let user = cx.require_user()?;
-        let service = cx.service;
-        let state = service.state();
-        let room = self.room.as_str();
-        let _lock = service.lock(user, room).await?;
-        let joined = state.room_join(room, user, id, now_ms()).await?;
-        if let Err(error) = service.transport().join(id, room) {
+        if let Err(error) = on_join(service.clone(), event).await {
             rollback_join(service, room, user, id).await;
             return Err(error);
         }
-        if joined.already {
-            return Ok(json!(joined.njoined));
-        }
-        if let Some(on_join) = &service.hooks().on_join {
-            let event = RoomEvent {
-                id: id.to_string(),
-                room_name: room.to_string(),
-                njoined: joined.njoined,
-            };
-            if let Err(error) = on_join(service.clone(), event).await {
-                rollback_join(service, room, user, id).await;
-                return Err(error);
-            }
-        }
-        let transport = service.transport();
-        if joined.njoined == 1 && joined.userlist_updates {
-            transport
-                .emit(
-                    Target::Room(room),
-                    "roomUserJoined",
-                    &[json!(room), json!(user)],
-                )
-                .await;
-        }
-        let echo = Target::User {
-            name: user,
-            except: cx.join_echo_except(),
-        };
-        transport
-            .emit(
-                echo,
-                "roomJoinedEcho",
-                &[json!(room), json!(id), json!(joined.njoined)],
-            )
-            .await;
-        Ok(json!(joined.njoined))
     }
-}
+    let transport = service.transport();
+    if joined.njoined == 1 && joined.userlist_updates {
+        transport.room_user_joined(room, user).await;
+    }
+    transport
+        .room_joined_echo(user, cx.join_echo_except(), room, id, joined.njoined)
+        .await;
+    Ok(json!(joined.njoined))
+});
 
 /// Undoes a join: state and channel. (The original left the socket in the
 /// channel, receiving the room's messages while not joined: fixed.)
@@ -152,60 +107,32 @@ async fn rollback_join(service: &ChatService, room: &str, user: &str, id: &str) 
     }
 }
 
-pub struct RoomLeave {
-    pub room: String,
-}
-
-impl Cmd for RoomLeave {
-    const ARITY: usize = 1;
-    fn parse(a: &[Value], _: Formats) -> Result<Self> {
-        Ok(Self {
-            room: args::string(a, 0)?,
-        })
-    }
-    async fn apply(self, cx: &Exec<'_>) -> Result<Value> {
-        let Some(id) = cx.id else {
-            return Err(ChatServiceError::NoSocket("roomLeave".into()));
-        };
-        let user = cx.require_user()?;
-        let service = cx.service;
-        let room = self.room.as_str();
-        let _lock = service
-            .state()
-            .lock(user, room, service.options().lock_ttl)
-            .await?;
-        let left = service.state().room_leave(room, user, id, now_ms()).await?;
-        let transport = service.transport();
-        transport.leave(id, room);
-        if left.was_joined {
-            let echo = Target::User {
-                name: user,
-                except: cx.join_echo_except(),
-            };
-            transport
-                .emit(
-                    echo,
-                    "roomLeftEcho",
-                    &[json!(room), json!(id), json!(left.njoined)],
-                )
-                .await;
-            if left.userlist_updates {
-                transport
-                    .emit(
-                        Target::Room(room),
-                        "roomUserLeft",
-                        &[json!(room), json!(user)],
-                    )
-                    .await;
-            }
-            service.run_on_leave(id, room, left.njoined).await;
+room_command!(RoomLeave, |cx, room| {
+    let Some(id) = cx.id else {
+        return Err(ChatServiceError::NoSocket("roomLeave".into()));
+    };
+    let user = cx.require_user()?;
+    let service = cx.service;
+    let _lock = service.lock(user, room).await?;
+    let left = service.state().room_leave(room, user, id, now_ms()).await?;
+    let transport = service.transport();
+    transport.leave(id, room);
+    if left.was_joined {
+        transport
+            .room_left_echo(user, cx.join_echo_except(), room, id, left.njoined)
+            .await;
+        // On every socket-level leave, even if the user is still present
+        // (protocol.md 15.3).
+        if left.userlist_updates {
+            transport.room_user_left(room, user).await;
         }
-        Ok(json!(left.njoined))
+        service.run_on_leave(id, room, left.njoined).await;
     }
-}
+    Ok(json!(left.njoined))
+});
 
 /// Removes users who lost access to a room (4.5), each under its lock.
-/// Errors per user are logged and swallowed, as the protocol says.
+/// Errors per user are reported and swallowed, as the protocol says.
 pub(crate) async fn remove_users(service: &ChatService, room: &str, users: &[String]) {
     for user in users {
         if let Err(error) = remove_user(service, room, user).await {
@@ -223,9 +150,11 @@ pub(crate) async fn remove_users(service: &ChatService, room: &str, users: &[Str
 }
 
 async fn remove_user(service: &ChatService, room: &str, user: &str) -> Result<()> {
-    let state = service.state();
     let _lock = service.lock(user, room).await?;
-    let removed = state.room_remove_user(room, user, now_ms()).await?;
+    let removed = service
+        .state()
+        .room_remove_user(room, user, now_ms())
+        .await?;
     after_removal(
         service,
         room,
@@ -253,20 +182,8 @@ async fn after_removal(
         transport.leave(id, room);
         service.run_on_leave(id, room, 0).await;
     }
-    let all = Target::User {
-        name: user,
-        except: None,
-    };
-    transport
-        .emit(all, "roomAccessRemoved", &[json!(room)])
-        .await;
+    transport.room_access_removed(user, room).await;
     if userlist_updates {
-        transport
-            .emit(
-                Target::Room(room),
-                "roomUserLeft",
-                &[json!(room), json!(user)],
-            )
-            .await;
+        transport.room_user_left(room, user).await;
     }
 }

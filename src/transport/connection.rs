@@ -8,11 +8,11 @@ use std::sync::Arc;
 use dashmap::DashMap;
 
 use futures::FutureExt;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use socketioxide::SocketIo;
 use socketioxide::extract::{AckSender, Data, Event, SocketRef, TryData};
 
-use super::{Target, user_channel};
+use super::user_channel;
 use crate::commands::{self, is_valid_name};
 use crate::dispatch::{self, CallContext};
 use crate::error::{ChatServiceError, Result};
@@ -128,13 +128,9 @@ async fn register(
         return Err(ChatServiceError::NoSocket("connection".into()));
     }
     socket.join([user_channel(&user), id.to_string()]);
-    let others = Target::User {
-        name: &user,
-        except: Some(id),
-    };
     service
         .transport()
-        .emit(others, "socketConnectEcho", &[json!(id), json!(nconnected)])
+        .socket_connect_echo(&user, id, nconnected)
         .await;
     Ok((user, auth))
 }

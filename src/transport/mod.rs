@@ -9,6 +9,7 @@
 
 pub mod connection;
 pub mod legacy;
+mod notify;
 
 use serde_json::Value;
 use socketioxide::SocketIo;
