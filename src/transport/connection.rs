@@ -4,6 +4,7 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use dashmap::DashMap;
 
@@ -180,15 +181,26 @@ fn listen(service: &ChatService, socket: &SocketRef, user: String, id: String) {
             }
         },
     );
+    // The socket may have gone before its disconnect handler existed: the
+    // cleanup then runs here, and the flag makes sure it runs once.
+    let cleaned = Arc::new(AtomicBool::new(false));
     let service = service.clone();
-    socket.on_disconnect(move || {
-        let service = service.clone();
-        async move { presence::socket_gone(&service, &user, &id, true).await }
-    });
+    let cleanup = move || {
+        let (service, user, id, cleaned) =
+            (service.clone(), user.clone(), id.clone(), cleaned.clone());
+        async move {
+            if !cleaned.swap(true, Ordering::AcqRel) {
+                presence::socket_gone(&service, &user, &id, true).await;
+            }
+        }
+    };
+    socket.on_disconnect(cleanup.clone());
+    if !socket.connected() {
+        tokio::spawn(cleanup());
+    }
 }
 
-/// One client request: dispatch, then exactly one ack. Unknown commands
-/// get no reply at all, as with the original.
+/// One client request: dispatch, then exactly one ack.
 async fn request(
     service: ChatService,
     context: CallContext,
