@@ -17,7 +17,7 @@ step "cargo test"
 cargo test --all-targets
 
 step "cargo build --release"
-cargo build --release
+cargo build --release --bins --examples
 
 step "client tests (node)"
 if ! command -v node >/dev/null 2>&1; then

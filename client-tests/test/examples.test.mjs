@@ -1,0 +1,92 @@
+// The examples run as the README says: examples/client.js against the
+// binary (room made with the admin API) and against examples/server.rs
+// (room "lobby" made at start; its before-hook refuses shouting).
+import { describe, it, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn, execFile } from 'node:child_process'
+import path from 'node:path'
+import { promisify } from 'node:util'
+import { startServer, CLIENT_TESTS_DIR, OURS_ONLY } from '../lib/server.mjs'
+import { connect } from '../lib/client.mjs'
+
+const ROOT = path.resolve(CLIENT_TESTS_DIR, '..')
+const EXAMPLE_CLIENT = path.join(ROOT, 'examples', 'client.js')
+const EXAMPLE_SERVER = process.env.CHAT_SERVICE_EXAMPLE_SERVER ||
+  path.join(ROOT, 'target', 'release', 'examples', 'server')
+
+function runClient (url, user, room) {
+  return promisify(execFile)(process.execPath, [EXAMPLE_CLIENT, url, user, room], {
+    env: { ...process.env, NODE_PATH: path.join(CLIENT_TESTS_DIR, 'node_modules') },
+    timeout: 15000
+  })
+}
+
+/** Spawns examples/server on a free port; resolves {url, stop()}. */
+function startExampleServer () {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(EXAMPLE_SERVER, [], { env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    const timer = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error(`no listening line:\n${out}`)) }, 20000)
+    proc.on('error', reject)
+    proc.stdout.setEncoding('utf8')
+    proc.stdout.on('data', d => {
+      out += d
+      const m = /listening on (http:\/\/\S+)/.exec(out)
+      if (m) {
+        clearTimeout(timer)
+        resolve({
+          url: m[1],
+          stop: () => new Promise(res => { proc.once('exit', res); proc.kill('SIGINT') })
+        })
+      }
+    })
+  })
+}
+
+describe('examples/client.js against the binary', { skip: OURS_ONLY }, () => {
+  let srv
+  before(async () => { srv = await startServer(['--admin-token', 'T']) })
+  after(() => srv.stop())
+
+  it('logs in, joins, sends and reads the history', async () => {
+    const res = await fetch(`${srv.url}/api/addRoom`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer T', 'content-type': 'application/json' },
+      body: JSON.stringify(['lobby'])
+    })
+    assert.equal(res.status, 200)
+    const first = await runClient(srv.url, 'ann', 'lobby')
+    assert.match(first.stdout, /logged in as ann/)
+    assert.match(first.stdout, /sent message #1/)
+    const second = await runClient(srv.url, 'bob', 'lobby')
+    assert.match(second.stdout, /#2 bob: hello from bob\n {2}#1 ann: hello from ann/)
+  })
+})
+
+describe('examples/server.rs', { skip: OURS_ONLY }, () => {
+  let srv
+  before(async () => { srv = await startExampleServer() })
+  after(() => srv.stop())
+
+  it('has the lobby from the start and serves the example client', async () => {
+    const { stdout } = await runClient(srv.url, 'cid', 'lobby')
+    assert.match(stdout, /joined lobby/)
+    assert.match(stdout, /sent message #1/)
+  })
+
+  it('its on_connect adds a greeting and its before-hook refuses shouting', async () => {
+    const c = connect(srv.url, 'dan')
+    try {
+      const { authData } = await c.login()
+      assert.equal(authData.greeting, 'welcome to the lobby')
+      assert.deepEqual(await c.call('roomJoin', 'lobby'), [null, 1])
+      assert.deepEqual(await c.call('roomMessage', 'lobby', { textMessage: 'HELLO ALL' }),
+        ['ChatServiceError: noShouting', null])
+      const [error, id] = await c.call('roomMessage', 'lobby', { textMessage: 'hello all' })
+      assert.equal(error, null)
+      assert.equal(typeof id, 'number')
+    } finally {
+      c.close()
+    }
+  })
+})
