@@ -80,6 +80,13 @@ pub fn bind(service: &ChatService, io: &SocketIo) {
 }
 
 async fn login(service: ChatService, socket: SocketRef) {
+    if service.is_closed() {
+        // Closing: no new users (protocol.md 12.2 "stop accepting").
+        if let Err(error) = socket.disconnect() {
+            tracing::debug!(%error, "disconnect while closing failed");
+        }
+        return;
+    }
     let id = service.transport().socket_id(socket.id);
     match register(&service, &socket, &id).await {
         Ok((user, mut auth)) => {
