@@ -125,6 +125,9 @@ describe('admin API (--admin-token)', { skip: ADMIN_SKIP }, () => {
     assertError(await api(srv.url, 'execUserCommand', [u, 'roomMessage', room, { textMessage: 1 }]), 400, 'badArgument', [1, { textMessage: 1 }], 'Bad argument at position 1, value {"textMessage":1}')
     assertError(await api(srv.url, 'execUserCommand', [u, 'roomMessage', room, { textMessage: 'x' }]), 422, 'notJoined', [room], `Not joined to room ${room}`)
     assertError(await api(srv.url, 'execUserCommand', [u, 'roomGetAccessList', uniq('nor'), 'whitelist']), 422, 'noRoom')
+    const ghostSocket = '/chat-service#AAAAAAAAAAAAAAAA'
+    assertError(await api(srv.url, 'execUserCommand', [{ userName: u, id: ghostSocket }, 'roomJoin', room]), 422,
+      'invalidSocket', [ghostSocket], `Socket ${ghostSocket} is not connected`)
   })
 
   it('users: addUser / hasUser / deleteUser, userExists 409, userOnline 422', async () => {

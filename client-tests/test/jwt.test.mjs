@@ -100,3 +100,24 @@ describe('--auth jwt --jwt-secret', { skip: OURS_ONLY }, () => {
     assert.equal(await c.loginRejected(), 'ChatServiceError: String bad:name contains invalid characters')
   })
 })
+
+describe('--auth jwt with --use-raw-error-objects', { skip: OURS_ONLY }, () => {
+  const srv = useServer(before, after, ['--auth', 'jwt', '--jwt-secret', SECRET, '--use-raw-error-objects'])
+  const t = clientSet()
+  afterEach(() => t.closeAll())
+
+  it('a rejected token is an internalError object carrying the reason', async () => {
+    const token = makeJwt({ sub: uniq('exp'), exp: nowSec() - 3600 }, SECRET)
+    const error = await t.connect(srv.url, null, { query: { token } }).loginRejected()
+    assert.deepEqual(Object.keys(error), ['name', 'code', 'args'])
+    assert.equal(error.name, 'ChatServiceError')
+    assert.equal(error.code, 'internalError')
+    assert.equal(error.args.length, 1)
+    assert.match(error.args[0], /^Error: .*expired/)
+  })
+
+  it('a missing token is noLogin', async () => {
+    const error = await t.connect(srv.url, null, {}).loginRejected()
+    assert.deepEqual(error, { name: 'ChatServiceError', code: 'noLogin', args: [] })
+  })
+})
