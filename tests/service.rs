@@ -233,7 +233,7 @@ async fn bad_argument_names_the_first_failing_position_and_value() {
     let service = start().await;
     let cases = [
         (
-            "roomJoin",
+            "roomGetOwner",
             json!([null]),
             "ChatServiceError: Bad argument at position 0, value null",
         ),
@@ -508,6 +508,32 @@ async fn room_join_and_leave_without_id_are_no_socket() {
             format!("ChatServiceError: Command {command} requires a valid socket")
         );
     }
+}
+
+/// As the original's `User.exec`: the socket check comes with the command
+/// check, before validation and hooks.
+#[tokio::test]
+async fn room_join_and_leave_without_id_are_no_socket_before_validation_and_hooks() {
+    let (before, after) = (log(), log());
+    let service = start_hooked(|h| {
+        for command in ["roomJoin", "roomLeave"] {
+            record_before(h, command, &before);
+            record_after(h, command, &after);
+        }
+    })
+    .await;
+    add_user(&service, "u").await;
+    for command in ["roomJoin", "roomLeave"] {
+        for args in [json!([]), json!([1]), json!(["nope"])] {
+            assert_eq!(
+                exec(&service, as_user("u"), command, args).await,
+                Err(ChatServiceError::NoSocket(command.into())),
+                "{command}"
+            );
+        }
+    }
+    assert!(taken(&before).is_empty());
+    assert!(taken(&after).is_empty());
 }
 
 #[tokio::test]
