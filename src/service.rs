@@ -275,6 +275,10 @@ impl ChatService {
         if commands::arity(command).is_none() {
             return Err(ChatServiceError::NoCommand(command.to_string()));
         }
+        // As the original's `User.exec`: before validation and hooks.
+        if context.id.is_none() && matches!(command, "roomJoin" | "roomLeave") {
+            return Err(ChatServiceError::NoSocket(command.to_string()));
+        }
         let _running = self.track();
         dispatch::execute(self, context, command, args).await
     }

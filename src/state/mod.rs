@@ -7,6 +7,8 @@
 //! call, so a shared store can run it atomically in one round trip.
 
 mod memory;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 
