@@ -23,7 +23,8 @@ pub type Login = Option<(Value, Map<String, Value>)>;
 pub enum Flow {
     /// Run the command with these (possibly replaced) exec data.
     Continue(Box<ExecInfo>),
-    /// Skip the command; ack with these values.
+    /// Skip the command and ack with these values; an empty list runs the
+    /// command after all.
     Reply(Vec<Value>),
 }
 

@@ -14,7 +14,9 @@ use crate::service::ChatService;
 pub async fn socket_gone(service: &ChatService, user: &str, id: &str, run_on_disconnect: bool) {
     let _running = service.track();
     let removed = match service.state().remove_socket(user, id, now_ms()).await {
-        Ok(removed) => removed,
+        Ok(Some(removed)) => removed,
+        // Already cleaned up (recovery and a late disconnect raced).
+        Ok(None) => return,
         Err(error) => {
             service
                 .events()

@@ -267,6 +267,10 @@ impl ChatService {
         args: Vec<Value>,
     ) -> Result<Vec<Value>> {
         context.is_local_call = true;
+        if context.user_name.as_deref() == Some("") {
+            // As in the original, an empty name is an anonymous call.
+            context.user_name = None;
+        }
         if let Some(user) = &context.user_name
             && !self.state().has_user(user).await?
         {
@@ -445,6 +449,12 @@ impl ChatService {
             self.wait_idle().await;
         })
         .await;
+        // Sockets whose disconnect cleanup has not run by now (a handler
+        // not yet started, or timed out) are cleaned up here; the state
+        // makes sure no socket is processed twice.
+        if let Err(error) = presence::instance_recovery(self, self.instance_id()).await {
+            tracing::warn!(%error, "cleaning up this instance's sockets failed");
+        }
         let error = drained
             .is_err()
             .then(|| ChatServiceError::internal("Error: Server operation timeout"));

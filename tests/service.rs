@@ -2031,3 +2031,72 @@ async fn close_fails_with_the_on_close_error() {
     // Later calls resolve at once.
     within(service.close()).await.unwrap();
 }
+
+// ---- behaviours fixed after review ----
+
+#[tokio::test]
+async fn before_hook_empty_reply_runs_the_command() {
+    let service = start_hooked(|h| {
+        h.before("roomCreate", |_| async { Ok(Flow::Reply(vec![])) });
+    })
+    .await;
+    let got = exec(
+        &service,
+        anonymous_bypass(),
+        "roomCreate",
+        json!(["r", false]),
+    )
+    .await;
+    assert_eq!(got, Ok(vec![Value::Null]));
+    assert!(service.has_room("r").await.unwrap());
+}
+
+#[tokio::test]
+async fn an_empty_user_name_is_an_anonymous_call() {
+    let service = start().await;
+    let context = CallContext {
+        bypass_permissions: true,
+        ..as_user("")
+    };
+    exec_ok(&service, context, "roomCreate", json!(["r", false])).await;
+    let owner = exec_ok(&service, anonymous_bypass(), "roomGetOwner", json!(["r"])).await;
+    assert_eq!(owner, Value::Null);
+}
+
+#[tokio::test]
+async fn room_join_with_a_joined_socket_of_another_instance_leaves_it_joined() {
+    let service = start().await;
+    add_room(&service, "r", None).await;
+    present(&service, "r", "u", "remote-socket").await;
+    let context = CallContext {
+        id: Some("remote-socket".into()),
+        ..as_user("u")
+    };
+    let error = exec(&service, context, "roomJoin", json!(["r"]))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error,
+        ChatServiceError::InvalidSocket("remote-socket".into())
+    );
+    assert_eq!(userlist(&service, "r").await, vec!["u".to_string()]);
+    let sockets = service.state().user_sockets("u").await.unwrap();
+    assert_eq!(sockets["remote-socket"], vec!["r".to_string()]);
+}
+
+#[tokio::test]
+async fn room_join_of_a_remote_socket_checks_access_first() {
+    let service = start().await;
+    let init = RoomInit {
+        blacklist: Some(vec!["u".into()]),
+        ..RoomInit::default()
+    };
+    service.add_room("r", init).await.unwrap();
+    online(&service, "u", "remote-socket").await;
+    let context = CallContext {
+        id: Some("remote-socket".into()),
+        ..as_user("u")
+    };
+    let error = exec(&service, context, "roomJoin", json!(["r"])).await;
+    assert_eq!(error, Err(ChatServiceError::NotAllowed));
+}

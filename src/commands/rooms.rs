@@ -61,6 +61,13 @@ room_command!(RoomJoin, |cx, room| {
     let user = cx.require_user()?;
     let service = cx.service;
     let _lock = service.lock(user, room).await?;
+    if !service.transport().is_local(id) {
+        // A socket of another instance (or none): leave its state alone.
+        if !service.state().room_access(room, user).await? {
+            return Err(ChatServiceError::NotAllowed);
+        }
+        return Err(ChatServiceError::InvalidSocket(id.to_string()));
+    }
     let joined = service.state().room_join(room, user, id, now_ms()).await?;
     if let Err(error) = service.transport().join(id, room) {
         rollback_join(service, room, user, id).await;

@@ -149,13 +149,18 @@ pub async fn execute(
     };
     let mut command = Some(command);
     if let Some(before) = before {
-        let original = info.args.clone();
+        // An empty reply lets the command run, as in the original; the
+        // hook took `info` by value, so keep what it started from.
+        let start = info.clone();
         match before(info).await? {
-            Flow::Reply(values) => return Ok(values),
-            Flow::Continue(next) => info = *next,
-        }
-        if info.args != original {
-            command = Some(Command::parse(name, &info.args, service.formats())?);
+            Flow::Reply(values) if !values.is_empty() => return Ok(values),
+            Flow::Reply(_) => info = start,
+            Flow::Continue(next) => {
+                info = *next;
+                if info.args != start.args {
+                    command = Some(Command::parse(name, &info.args, service.formats())?);
+                }
+            }
         }
     }
     let outcome = match command {

@@ -702,7 +702,7 @@ impl State for MemoryState {
     async fn add_socket(&self, user_name: &str, socket: &str, instance: &str) -> Result<usize> {
         let user = self.users.entry(user_name.to_string()).or_default().clone();
         let mut user = guard(&user);
-        user.sockets.insert(socket.to_string(), IndexSet::new());
+        user.sockets.entry(socket.to_string()).or_default();
         self.sockets.insert(
             socket.to_string(),
             (user_name.to_string(), instance.to_string()),
@@ -715,12 +715,11 @@ impl State for MemoryState {
         user_name: &str,
         socket: &str,
         now: i64,
-    ) -> Result<SocketRemoved> {
+    ) -> Result<Option<SocketRemoved>> {
         self.sockets.remove(socket);
         let user = self.user(user_name)?;
-        let joined = {
-            let mut user = guard(&user);
-            user.sockets.shift_remove(socket).unwrap_or_default()
+        let Some(joined) = guard(&user).sockets.shift_remove(socket) else {
+            return Ok(None);
         };
         let mut removed = SocketRemoved::default();
         for room_name in joined {
@@ -738,7 +737,7 @@ impl State for MemoryState {
             removed.rooms.push((room_name, njoined, userlist_updates));
         }
         removed.nconnected = guard(&user).sockets.len();
-        Ok(removed)
+        Ok(Some(removed))
     }
 
     async fn instance_sockets(&self, instance: &str) -> Result<Vec<SocketEntry>> {

@@ -322,11 +322,19 @@ pub trait State: Send + Sync + 'static {
 
     // ---- sockets and instances ----
     /// Registers a socket of `user` on `instance`, creating the user record
-    /// if needed; returns the user's socket count.
+    /// if needed (registering it again changes nothing); returns the user's
+    /// socket count.
     async fn add_socket(&self, user: &str, socket: &str, instance: &str) -> Result<usize>;
     /// Unregisters a socket: leaves its rooms (userlists and seen times for
     /// users who left), returns the rooms and counts (7.3).
-    async fn remove_socket(&self, user: &str, socket: &str, now: i64) -> Result<SocketRemoved>;
+    /// `None` if the socket was not registered (already removed): cleanup
+    /// must run once per socket even when recovery races a disconnect.
+    async fn remove_socket(
+        &self,
+        user: &str,
+        socket: &str,
+        now: i64,
+    ) -> Result<Option<SocketRemoved>>;
     /// The sockets the state records for an instance.
     async fn instance_sockets(&self, instance: &str) -> Result<Vec<SocketEntry>>;
     async fn set_heartbeat(&self, instance: &str, now: i64) -> Result<()>;

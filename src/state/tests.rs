@@ -81,6 +81,7 @@ macro_rules! state_conformance {
             add_socket_counts_and_creates_user,
             user_sockets_and_rooms,
             remove_socket_reports_rooms_and_counts,
+            add_socket_again_keeps_its_rooms,
             instance_sockets_per_instance,
             heartbeats,
             lock_waits_for_the_same_pair_until_guard_drops,
@@ -1501,6 +1502,14 @@ pub async fn user_sockets_and_rooms(state: StateRef) {
     );
 }
 
+pub async fn add_socket_again_keeps_its_rooms(state: StateRef) {
+    state.add_room("r", with_history(10)).await.unwrap();
+    join(&state, "r", "u", "s1").await;
+    assert_eq!(state.add_socket("u", "s1", "i1").await.unwrap(), 1);
+    let sockets = state.user_sockets("u").await.unwrap();
+    assert_eq!(sockets["s1"], names(&["r"]));
+}
+
 pub async fn remove_socket_reports_rooms_and_counts(state: StateRef) {
     state.add_room("r1", with_history(10)).await.unwrap();
     let config = RoomConfig {
@@ -1513,7 +1522,7 @@ pub async fn remove_socket_reports_rooms_and_counts(state: StateRef) {
     join(&state, "r1", "u", "s2").await;
     state.add_socket("u", "s3", "i1").await.unwrap();
 
-    let mut removed = state.remove_socket("u", "s1", 100).await.unwrap();
+    let mut removed = state.remove_socket("u", "s1", 100).await.unwrap().unwrap();
     removed.rooms.sort();
     assert_eq!(
         removed.rooms,
@@ -1526,17 +1535,18 @@ pub async fn remove_socket_reports_rooms_and_counts(state: StateRef) {
     assert_eq!(seen(&state, "r2", "u").await.timestamp, Some(100));
     assert_eq!(state.user_nconnected("u").await.unwrap(), 2);
 
-    let removed = state.remove_socket("u", "s2", 200).await.unwrap();
+    let removed = state.remove_socket("u", "s2", 200).await.unwrap().unwrap();
     assert_eq!(removed.rooms, vec![("r1".to_string(), 0, false)]);
     assert_eq!(removed.nconnected, 1);
     assert_eq!(userlist(&state, "r1").await, Vec::<String>::new());
     assert_eq!(seen(&state, "r1", "u").await.timestamp, Some(200));
 
-    let removed = state.remove_socket("u", "s3", 300).await.unwrap();
+    let removed = state.remove_socket("u", "s3", 300).await.unwrap().unwrap();
     assert!(removed.rooms.is_empty());
     assert_eq!(removed.nconnected, 0);
-    // The user record stays.
+    // The user record stays; a second removal finds nothing to do.
     assert!(state.has_user("u").await.unwrap());
+    assert!(state.remove_socket("u", "s3", 400).await.unwrap().is_none());
     assert!(state.user_sockets("u").await.unwrap().is_empty());
 }
 
