@@ -1,0 +1,174 @@
+//! The rules no single value parser can check: zero durations, the JWT key
+//! choice, empty names and secrets. They run on the merged configuration, so
+//! a message is the same whichever layer gave the value.
+
+use std::path::Path;
+
+use super::{AuthMode, Config, ConfigError};
+
+impl Config {
+    /// Checks the rules that no single value parser can: zero durations,
+    /// the JWT key choice, empty names and secrets.
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        for (option, value) in [
+            ("--close-timeout", self.close_timeout),
+            ("--heartbeat-rate", self.heartbeat_rate),
+            ("--heartbeat-timeout", self.heartbeat_timeout),
+            ("--bus-ack-timeout", self.bus_ack_timeout),
+            ("--lock-ttl", self.lock_ttl),
+        ] {
+            if value.is_zero() {
+                return Err(ConfigError::invalid(option, "must be greater than 0"));
+            }
+        }
+        // socket.io namespaces are paths; socketioxide refuses others at
+        // runtime, which would be too late for exit code 2.
+        if !self.namespace.starts_with('/') {
+            return Err(ConfigError::invalid("--namespace", "must start with /"));
+        }
+        if self.auth_query_param.is_empty() {
+            return Err(ConfigError::invalid(
+                "--auth-query-param",
+                "must not be empty",
+            ));
+        }
+        // An empty token would make the admin API answer to a bare
+        // `Authorization: Bearer `.
+        if self.admin_token.as_deref() == Some("") {
+            return Err(ConfigError::invalid("--admin-token", "must not be empty"));
+        }
+        if self.auth == AuthMode::Jwt {
+            self.jwt_key_source()?;
+        }
+        Ok(())
+    }
+
+    /// Where `--auth jwt` takes its key from: exactly one, non-empty,
+    /// source.
+    pub(crate) fn jwt_key_source(&self) -> Result<JwtKeySource<'_>, ConfigError> {
+        match (&self.jwt_secret, &self.jwt_public_key_file) {
+            (None, None) => Err(ConfigError::invalid(
+                "--auth",
+                "jwt requires --jwt-secret or --jwt-public-key-file",
+            )),
+            (Some(_), Some(_)) => Err(ConfigError::invalid(
+                "--jwt-secret",
+                "cannot be combined with --jwt-public-key-file",
+            )),
+            (Some(secret), None) if secret.is_empty() => {
+                Err(ConfigError::invalid("--jwt-secret", "must not be empty"))
+            }
+            (Some(secret), None) => Ok(JwtKeySource::Secret(secret)),
+            (None, Some(path)) => Ok(JwtKeySource::PublicKeyFile(path)),
+        }
+    }
+}
+
+/// The key option `--auth jwt` uses, once [`Config::jwt_key_source`] has
+/// checked there is exactly one.
+pub(crate) enum JwtKeySource<'a> {
+    Secret(&'a str),
+    PublicKeyFile(&'a Path),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::testing::{TempToml, err_message, load};
+
+    #[test]
+    fn port_zero_is_allowed() {
+        assert_eq!(load(&["--port", "0"], &[]).unwrap().port, 0);
+        assert_eq!(load(&[], &[("CHAT_SERVICE_PORT", "0")]).unwrap().port, 0);
+    }
+
+    #[test]
+    fn zero_limits_are_allowed() {
+        let c = load(
+            &[
+                "--history-max-size",
+                "0",
+                "--history-max-get-messages",
+                "0",
+                "--direct-list-size-limit",
+                "0",
+                "--room-list-size-limit",
+                "0",
+            ],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(c.history_max_size, 0);
+        assert_eq!(c.history_max_get_messages, 0);
+        assert_eq!(c.direct_list_size_limit, 0);
+        assert_eq!(c.room_list_size_limit, 0);
+    }
+
+    #[test]
+    fn zero_durations_are_rejected_from_every_layer() {
+        for flag in [
+            "--close-timeout",
+            "--heartbeat-rate",
+            "--heartbeat-timeout",
+            "--bus-ack-timeout",
+            "--lock-ttl",
+        ] {
+            let expected = format!("invalid value for {flag}: must be greater than 0");
+            assert_eq!(err_message(load(&[flag, "0"], &[])), expected);
+
+            let key = flag.trim_start_matches("--").replace('-', "_");
+            let env = format!("CHAT_SERVICE_{}", key.to_uppercase());
+            assert_eq!(err_message(load(&[], &[(&env, "0")])), expected);
+
+            let file = TempToml::new(&format!("{key} = 0\n"));
+            assert_eq!(err_message(load(&["--config", file.path()], &[])), expected);
+        }
+    }
+
+    #[test]
+    fn jwt_key_choice() {
+        assert_eq!(
+            err_message(load(&["--auth", "jwt"], &[])),
+            "invalid value for --auth: jwt requires --jwt-secret or --jwt-public-key-file"
+        );
+        assert_eq!(
+            err_message(load(
+                &[
+                    "--auth",
+                    "jwt",
+                    "--jwt-secret",
+                    "s",
+                    "--jwt-public-key-file",
+                    "k.pem"
+                ],
+                &[]
+            )),
+            "invalid value for --jwt-secret: cannot be combined with --jwt-public-key-file"
+        );
+        assert_eq!(
+            err_message(load(&["--auth", "jwt", "--jwt-secret", ""], &[])),
+            "invalid value for --jwt-secret: must not be empty"
+        );
+        let c = load(&["--auth", "jwt"], &[("CHAT_SERVICE_JWT_SECRET", "s")]).unwrap();
+        assert_eq!(c.auth, AuthMode::Jwt);
+        assert_eq!(c.jwt_secret.as_deref(), Some("s"));
+        // Without --auth jwt a stray key option is harmless.
+        assert!(load(&["--jwt-secret", "s", "--jwt-public-key-file", "k"], &[]).is_ok());
+    }
+
+    #[test]
+    fn other_validation_messages() {
+        assert_eq!(
+            err_message(load(&["--namespace", "chat"], &[])),
+            "invalid value for --namespace: must start with /"
+        );
+        assert_eq!(
+            err_message(load(&["--auth-query-param", ""], &[])),
+            "invalid value for --auth-query-param: must not be empty"
+        );
+        assert_eq!(
+            err_message(load(&["--admin-token", ""], &[])),
+            "invalid value for --admin-token: must not be empty"
+        );
+    }
+}
