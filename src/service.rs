@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use serde::Deserialize;
 use serde_json::Value;
 use socketioxide::SocketIo;
+use socketioxide::adapter::Adapter;
+use socketioxide_core::adapter::DefinedAdapter;
 use tokio::sync::Notify;
 
 use crate::commands::{self, Formats, is_valid_name, now_ms};
@@ -18,6 +20,7 @@ use crate::hooks::Hooks;
 use crate::options::ServiceOptions;
 use crate::presence;
 use crate::state::{DirectList, MemoryState, RoomConfig, State, UserConfig};
+use crate::transport::connection::NamespaceInit;
 use crate::transport::{self, Transport};
 
 /// A running chat service; cheap to clone.
@@ -121,7 +124,11 @@ impl ChatServiceBuilder {
     /// Starts the service on a socket.io server: runs `onStart`, binds the
     /// namespace, writes the first heartbeat. Connections are accepted
     /// from then on.
-    pub async fn start(self, io: &SocketIo) -> Result<ChatService> {
+    pub async fn start<A>(self, io: &SocketIo<A>) -> Result<ChatService>
+    where
+        A: Adapter + DefinedAdapter,
+        A::InitRes: NamespaceInit,
+    {
         let formats = Formats {
             room_custom: self.hooks.room_messages_checker.is_some(),
             direct_custom: self.hooks.direct_messages_checker.is_some(),
@@ -140,7 +147,7 @@ impl ChatServiceBuilder {
         if let Some(on_start) = &service.hooks().on_start {
             on_start(service.clone()).await?;
         }
-        transport::connection::bind(&service, io);
+        transport::connection::bind(&service, io).await?;
         service.write_heartbeat().await?;
         service.spawn_heartbeat();
         service.events().send(ServiceEvent::Ready);
@@ -445,7 +452,7 @@ impl ChatService {
         }
         let deadline = self.options().close_timeout;
         let drained = tokio::time::timeout(deadline, async {
-            self.transport().io().close().await;
+            self.transport().close().await;
             self.wait_idle().await;
         })
         .await;

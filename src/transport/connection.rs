@@ -11,7 +11,9 @@ use dashmap::DashMap;
 use futures::FutureExt;
 use serde_json::{Map, Value};
 use socketioxide::SocketIo;
+use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, Data, Event, SocketRef, TryData};
+use socketioxide_core::adapter::DefinedAdapter;
 
 use super::user_channel;
 use crate::commands::{self, is_valid_name};
@@ -60,14 +62,30 @@ pub struct Handshake {
     pub parts: Option<http::request::Parts>,
 }
 
+/// The outcome of binding a namespace: nothing to wait for with the local
+/// adapter, a subscription to wait for with a remote one.
+pub trait NamespaceInit {
+    fn finish(self) -> BoxFuture<Result<()>>;
+}
+
+impl NamespaceInit for () {
+    fn finish(self) -> BoxFuture<Result<()>> {
+        Box::pin(std::future::ready(Ok(())))
+    }
+}
+
 /// Binds the service to its namespace (and the root namespace, which
-/// socket.io v2 clients always connect to).
-pub fn bind(service: &ChatService, io: &SocketIo) {
-    io.ns("/", async |_: SocketRef| {});
+/// socket.io v2 clients always connect to), once the adapter is ready.
+pub async fn bind<A>(service: &ChatService, io: &SocketIo<A>) -> Result<()>
+where
+    A: Adapter + DefinedAdapter,
+    A::InitRes: NamespaceInit,
+{
+    io.ns("/", async |_: SocketRef<A>| {}).finish().await?;
     let service = service.clone();
     io.ns(
         service.options().namespace.clone(),
-        move |socket: SocketRef, TryData(auth): TryData<Value>| {
+        move |socket: SocketRef<A>, TryData(auth): TryData<Value>| {
             let service = service.clone();
             async move {
                 if let Ok(auth) = auth {
@@ -76,10 +94,12 @@ pub fn bind(service: &ChatService, io: &SocketIo) {
                 login(service, socket).await;
             }
         },
-    );
+    )
+    .finish()
+    .await
 }
 
-async fn login(service: ChatService, socket: SocketRef) {
+async fn login<A: Adapter>(service: ChatService, socket: SocketRef<A>) {
     if service.is_closed() {
         // Closing: no new users (protocol.md 12.2 "stop accepting").
         if let Err(error) = socket.disconnect() {
@@ -113,9 +133,9 @@ async fn login(service: ChatService, socket: SocketRef) {
 }
 
 /// Login steps 1-8: the hook, the name rules, the state, the channels.
-async fn register(
+async fn register<A: Adapter>(
     service: &ChatService,
-    socket: &SocketRef,
+    socket: &SocketRef<A>,
     id: &str,
 ) -> Result<(String, Map<String, Value>)> {
     let login = match &service.hooks().on_connect {
@@ -163,14 +183,14 @@ fn user_name(name: Value) -> Result<String> {
 }
 
 /// Step 7: the request handler and the disconnect handler.
-fn listen(service: &ChatService, socket: &SocketRef, user: String, id: String) {
+fn listen<A: Adapter>(service: &ChatService, socket: &SocketRef<A>, user: String, id: String) {
     let requests = service.clone();
     let (request_user, request_id) = (user.clone(), id.clone());
     socket.on_fallback(
-        move |socket: SocketRef,
+        move |socket: SocketRef<A>,
               Event(event): Event,
               Data(Args(args)): Data<Args>,
-              ack: AckSender| {
+              ack: AckSender<A>| {
             let service = requests.clone();
             let context = CallContext::socket(&request_user, &request_id);
             async move {
@@ -208,12 +228,12 @@ fn listen(service: &ChatService, socket: &SocketRef, user: String, id: String) {
 }
 
 /// One client request: dispatch, then exactly one ack.
-async fn request(
+async fn request<A: Adapter>(
     service: ChatService,
     context: CallContext,
     event: String,
     args: Vec<Value>,
-    ack: AckSender,
+    ack: AckSender<A>,
 ) {
     if commands::arity(&event).is_none() {
         return;
@@ -230,7 +250,12 @@ async fn request(
 }
 
 /// Acks `(null, ...values)` or `(error, null)`.
-fn send_ack(service: &ChatService, event: &str, outcome: Result<Vec<Value>>, ack: AckSender) {
+fn send_ack<A: Adapter>(
+    service: &ChatService,
+    event: &str,
+    outcome: Result<Vec<Value>>,
+    ack: AckSender<A>,
+) {
     let reply = match outcome {
         Ok(mut values) => {
             if values.is_empty() {

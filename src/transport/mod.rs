@@ -10,15 +10,17 @@
 pub mod connection;
 pub mod legacy;
 mod notify;
+mod server;
+
+use std::sync::Arc;
 
 use serde_json::Value;
 use socketioxide::SocketIo;
-use socketioxide::extract::SocketRef;
-use socketioxide::operators::BroadcastOperators;
+use socketioxide::adapter::Adapter;
 use socketioxide::socket::Sid;
 
 use crate::error::{ChatServiceError, Result};
-use crate::json::{Wire, WireArgs};
+use server::{Broadcast, Payload, Server, SocketServer};
 
 /// Where a notification goes.
 #[derive(Debug, Clone, Copy)]
@@ -37,8 +39,8 @@ pub enum Target<'a> {
 /// Emits notifications and moves sockets between channels.
 #[derive(Clone)]
 pub struct Transport {
-    io: SocketIo,
-    namespace: std::sync::Arc<str>,
+    server: Arc<dyn SocketServer>,
+    namespace: Arc<str>,
 }
 
 /// The channel of a user's sockets.
@@ -47,15 +49,11 @@ pub fn user_channel(user: &str) -> String {
 }
 
 impl Transport {
-    pub fn new(io: SocketIo, namespace: &str) -> Self {
+    pub fn new<A: Adapter>(io: SocketIo<A>, namespace: &str) -> Self {
         Self {
-            io,
+            server: Arc::new(Server::new(io, namespace)),
             namespace: namespace.into(),
         }
-    }
-
-    pub fn io(&self) -> &SocketIo {
-        &self.io
     }
 
     pub fn namespace(&self) -> &str {
@@ -75,69 +73,42 @@ impl Transport {
             .ok()
     }
 
-    /// The socket with this id, if it is connected to this instance.
-    pub fn socket(&self, id: &str) -> Option<SocketRef> {
-        let sid = self.sid(id)?;
-        self.io.of(&*self.namespace)?.get_socket(sid)
-    }
-
+    /// Whether the socket is connected to this instance.
     pub fn is_local(&self, id: &str) -> bool {
-        self.socket(id).is_some_and(|s| s.connected())
+        self.sid(id)
+            .is_some_and(|sid| self.server.is_connected(sid))
     }
 
     /// Sends `event(args...)` to a target. Delivery failures (a socket
     /// gone meanwhile) are not the sender's error.
     pub async fn emit(&self, target: Target<'_>, event: &str, args: &[Value]) {
-        let Some(ops) = self.operators(target) else {
-            return;
-        };
-        if let Err(error) = ops.emit(event, &WireArgs(args)).await {
-            tracing::debug!(%event, %error, "notification not delivered");
-        }
-    }
-
-    fn operators(&self, target: Target<'_>) -> Option<BroadcastOperators> {
-        let ops = self.io.of(&*self.namespace)?;
-        Some(match target {
-            Target::Room(room) => ops.to(room.to_string()),
-            Target::User { name, except } => {
-                let ops = ops.to(user_channel(name));
-                match except {
-                    Some(id) => ops.except(id.to_string()),
-                    None => ops,
-                }
-            }
-            Target::Socket(id) => ops.to(id.to_string()),
-        })
+        self.send(target, event, Payload::Args(args)).await;
     }
 
     /// Sends `event(room, message)`: the hot path of room messages, which
     /// serializes the stored message once, without copying it.
     pub async fn emit_message(&self, target: Target<'_>, event: &str, room: &str, message: &Value) {
-        let Some(ops) = self.operators(target) else {
-            return;
-        };
-        if let Err(error) = ops.emit(event, &(room, Wire(message))).await {
-            tracing::debug!(%event, %error, "notification not delivered");
-        }
+        self.send(target, event, Payload::Message(room, message))
+            .await;
     }
 
-    /// Subscribes a local socket to a channel; `invalidSocket` otherwise.
-    pub fn join(&self, id: &str, channel: &str) -> Result<()> {
-        match self.socket(id) {
-            Some(socket) if socket.connected() => {
-                socket.join(channel.to_string());
-                Ok(())
+    async fn send(&self, target: Target<'_>, event: &str, payload: Payload<'_>) {
+        let user;
+        let broadcast = match target {
+            Target::Room(room) => Broadcast {
+                to: room,
+                except: None,
+            },
+            Target::Socket(id) => Broadcast {
+                to: id,
+                except: None,
+            },
+            Target::User { name, except } => {
+                user = user_channel(name);
+                Broadcast { to: &user, except }
             }
-            _ => Err(ChatServiceError::InvalidSocket(id.to_string())),
-        }
-    }
-
-    /// Unsubscribes a socket from a channel, if it is connected here.
-    pub fn leave(&self, id: &str, channel: &str) {
-        if let Some(socket) = self.socket(id) {
-            socket.leave(channel.to_string());
-        }
+        };
+        self.server.emit(broadcast, event, payload).await;
     }
 
     /// `emitToChannel`: sends `event(args...)` to every socket of a
@@ -154,13 +125,13 @@ impl Transport {
         event: &str,
         args: &[Value],
     ) {
-        let Some(ops) = self.io.of(&*self.namespace) else {
-            return;
+        let broadcast = Broadcast {
+            to: channel,
+            except: Some(except_id),
         };
-        let ops = ops.to(channel.to_string()).except(except_id.to_string());
-        if let Err(error) = ops.emit(event, &WireArgs(args)).await {
-            tracing::debug!(%event, %error, "notification not delivered");
-        }
+        self.server
+            .emit(broadcast, event, Payload::Args(args))
+            .await;
     }
 
     /// `bindHandler`: answers a custom request event on one socket, with the
@@ -171,63 +142,56 @@ impl Transport {
         F: Fn(Vec<Value>) -> Fut + Send + Sync + 'static,
         Fut: std::future::Future<Output = Result<Vec<Value>>> + Send + 'static,
     {
-        let socket = self
-            .socket(id)
+        let handlers = self
+            .sid(id)
+            .and_then(|sid| self.server.custom_handlers(sid))
             .ok_or_else(|| ChatServiceError::NoSocket(event.to_string()))?;
-        let handlers = match socket.extensions.get::<connection::CustomHandlers>() {
-            Some(handlers) => handlers,
-            None => {
-                let handlers = connection::CustomHandlers::default();
-                socket.extensions.insert(handlers.clone());
-                handlers
-            }
-        };
         handlers.insert(event, handler);
         Ok(())
     }
 
+    /// Subscribes a local socket to a channel; `invalidSocket` otherwise.
+    pub fn join(&self, id: &str, channel: &str) -> Result<()> {
+        self.join_all(id, vec![channel.to_string()])
+    }
+
+    /// Subscribes a local socket to several channels at once.
+    pub fn join_all(&self, id: &str, channels: Vec<String>) -> Result<()> {
+        match self.sid(id) {
+            Some(sid) if self.server.join(sid, channels) => Ok(()),
+            _ => Err(ChatServiceError::InvalidSocket(id.to_string())),
+        }
+    }
+
+    /// Unsubscribes a socket from a channel, on whichever instance it is.
+    pub async fn leave(&self, id: &str, channel: &str) {
+        match self.sid(id) {
+            Some(sid) if self.server.is_connected(sid) => self.server.leave(sid, channel),
+            _ => self.server.leave_everywhere(id, channel).await,
+        }
+    }
+
     /// Disconnects every socket of a user, on every instance.
     pub async fn disconnect_user(&self, user: &str) {
-        if let Some(ops) = self.io.of(&*self.namespace)
-            && let Err(error) = ops.to(user_channel(user)).disconnect().await
-        {
-            tracing::debug!(%user, %error, "disconnecting a user's sockets failed");
-        }
+        self.server.disconnect_channel(&user_channel(user)).await;
     }
 
     /// What is known of a socket's handshake (`getHandshakeData`).
     pub fn handshake(&self, id: &str) -> connection::Handshake {
-        let Some(socket) = self.socket(id) else {
-            return connection::Handshake::default();
-        };
-        let parts = socket.req_parts().clone();
-        let query = parts
-            .uri
-            .query()
-            .map(|q| {
-                form_urlencoded::parse(q.as_bytes())
-                    .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
-                    .collect()
-            })
-            .unwrap_or_default();
-        connection::Handshake {
-            is_connected: socket.connected(),
-            query,
-            headers: parts.headers.clone(),
-            auth: socket
-                .extensions
-                .get::<connection::AuthPayload>()
-                .map(|a| a.0),
-            parts: Some(parts),
-        }
+        self.sid(id)
+            .and_then(|sid| self.server.handshake(sid))
+            .unwrap_or_default()
     }
 
     /// Disconnects a local socket (namespace-level disconnect).
     pub fn disconnect(&self, id: &str) {
-        if let Some(socket) = self.socket(id)
-            && let Err(error) = socket.disconnect()
-        {
-            tracing::debug!(%id, %error, "disconnect failed");
+        if let Some(sid) = self.sid(id) {
+            self.server.disconnect(sid);
         }
+    }
+
+    /// Closes every connection of this instance.
+    pub async fn close(&self) {
+        self.server.close().await;
     }
 }

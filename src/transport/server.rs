@@ -1,0 +1,181 @@
+//! The socket.io server behind an object-safe trait, so that one service
+//! runs unchanged on socketioxide's in-process adapter and on the Redis
+//! adapter (whose `SocketIo<A>` is a different type).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::{Serialize, Serializer};
+use serde_json::Value;
+use socketioxide::SocketIo;
+use socketioxide::adapter::Adapter;
+use socketioxide::extract::SocketRef;
+use socketioxide::socket::Sid;
+
+use super::connection::{AuthPayload, CustomHandlers, Handshake};
+use crate::json::{Wire, WireArgs};
+
+/// Where a broadcast goes: channels to include, and one socket channel to
+/// leave out.
+#[derive(Debug, Clone, Copy)]
+pub struct Broadcast<'a> {
+    pub to: &'a str,
+    pub except: Option<&'a str>,
+}
+
+/// The arguments of an emitted event.
+#[derive(Clone, Copy)]
+pub enum Payload<'a> {
+    /// Any arguments.
+    Args(&'a [Value]),
+    /// `(room, message)`: serialized from the stored message, not a copy.
+    Message(&'a str, &'a Value),
+}
+
+impl Serialize for Payload<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Payload::Args(args) => WireArgs(args).serialize(serializer),
+            Payload::Message(room, message) => (room, Wire(message)).serialize(serializer),
+        }
+    }
+}
+
+/// What the service needs of a socket.io server.
+#[async_trait]
+pub trait SocketServer: Send + Sync + 'static {
+    /// Emits to every socket of `to` but those of `except`, on every instance.
+    async fn emit(&self, broadcast: Broadcast<'_>, event: &str, payload: Payload<'_>);
+    /// Subscribes a local socket to channels; `false` if it is not here.
+    fn join(&self, sid: Sid, channels: Vec<String>) -> bool;
+    /// Unsubscribes a local socket from a channel.
+    fn leave(&self, sid: Sid, channel: &str);
+    /// Unsubscribes every socket of channel `of` (any instance) from `channel`.
+    async fn leave_everywhere(&self, of: &str, channel: &str);
+    fn is_connected(&self, sid: Sid) -> bool;
+    /// Disconnects a local socket.
+    fn disconnect(&self, sid: Sid);
+    /// Disconnects every socket of a channel, on every instance.
+    async fn disconnect_channel(&self, channel: &str);
+    fn handshake(&self, sid: Sid) -> Option<Handshake>;
+    /// The custom request handlers of a local socket (created on demand).
+    fn custom_handlers(&self, sid: Sid) -> Option<CustomHandlers>;
+    /// Closes every connection.
+    async fn close(&self);
+}
+
+/// A `SocketIo` with any adapter, serving one namespace.
+pub struct Server<A: Adapter> {
+    io: SocketIo<A>,
+    namespace: Arc<str>,
+}
+
+impl<A: Adapter> Server<A> {
+    pub fn new(io: SocketIo<A>, namespace: &str) -> Self {
+        Self {
+            io,
+            namespace: namespace.into(),
+        }
+    }
+
+    fn socket(&self, sid: Sid) -> Option<SocketRef<A>> {
+        self.io.of(&*self.namespace)?.get_socket(sid)
+    }
+}
+
+#[async_trait]
+impl<A: Adapter> SocketServer for Server<A> {
+    async fn emit(&self, broadcast: Broadcast<'_>, event: &str, payload: Payload<'_>) {
+        let Some(ops) = self.io.of(&*self.namespace) else {
+            return;
+        };
+        let mut ops = ops.to(broadcast.to.to_string());
+        if let Some(except) = broadcast.except {
+            ops = ops.except(except.to_string());
+        }
+        if let Err(error) = ops.emit(event, &payload).await {
+            tracing::debug!(%event, %error, "notification not delivered");
+        }
+    }
+
+    fn join(&self, sid: Sid, channels: Vec<String>) -> bool {
+        match self.socket(sid) {
+            Some(socket) if socket.connected() => {
+                socket.join(channels);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn leave(&self, sid: Sid, channel: &str) {
+        if let Some(socket) = self.socket(sid) {
+            socket.leave(channel.to_string());
+        }
+    }
+
+    async fn leave_everywhere(&self, of: &str, channel: &str) {
+        if let Some(ops) = self.io.of(&*self.namespace)
+            && let Err(error) = ops.to(of.to_string()).leave(channel.to_string()).await
+        {
+            tracing::debug!(%of, %channel, %error, "leaving a channel failed");
+        }
+    }
+
+    fn is_connected(&self, sid: Sid) -> bool {
+        self.socket(sid).is_some_and(|s| s.connected())
+    }
+
+    fn disconnect(&self, sid: Sid) {
+        if let Some(socket) = self.socket(sid)
+            && let Err(error) = socket.disconnect()
+        {
+            tracing::debug!(%sid, %error, "disconnect failed");
+        }
+    }
+
+    async fn disconnect_channel(&self, channel: &str) {
+        if let Some(ops) = self.io.of(&*self.namespace)
+            && let Err(error) = ops.to(channel.to_string()).disconnect().await
+        {
+            tracing::debug!(%channel, %error, "disconnecting a channel failed");
+        }
+    }
+
+    fn handshake(&self, sid: Sid) -> Option<Handshake> {
+        let socket = self.socket(sid)?;
+        let parts = socket.req_parts().clone();
+        let query = parts
+            .uri
+            .query()
+            .map(|q| {
+                form_urlencoded::parse(q.as_bytes())
+                    .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Some(Handshake {
+            is_connected: socket.connected(),
+            query,
+            headers: parts.headers.clone(),
+            auth: socket.extensions.get::<AuthPayload>().map(|a| a.0),
+            parts: Some(parts),
+        })
+    }
+
+    fn custom_handlers(&self, sid: Sid) -> Option<CustomHandlers> {
+        let socket = self.socket(sid)?;
+        Some(match socket.extensions.get::<CustomHandlers>() {
+            Some(handlers) => handlers,
+            None => {
+                let handlers = CustomHandlers::default();
+                socket.extensions.insert(handlers.clone());
+                handlers
+            }
+        })
+    }
+
+    async fn close(&self) {
+        self.io.close().await;
+    }
+}
