@@ -7,6 +7,7 @@
 //! the `transport`.
 
 pub mod auth;
+pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod dispatch;

@@ -42,7 +42,7 @@ pub async fn socket_gone(service: &ChatService, user: &str, id: &str, run_on_dis
     };
     let transport = service.transport();
     for (room, njoined, userlist_updates) in &removed.rooms {
-        transport.leave(id, room).await;
+        transport.leave_local(id, room);
         service.run_on_leave(id, room, *njoined).await;
         transport
             .room_left_echo(user, Some(id), room, id, *njoined)

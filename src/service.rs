@@ -12,11 +12,13 @@ use socketioxide::adapter::Adapter;
 use socketioxide_core::adapter::DefinedAdapter;
 use tokio::sync::Notify;
 
+use crate::cluster::ClusterBus;
+use crate::cluster::bus::BusHandler;
 use crate::commands::{self, Formats, is_valid_name, now_ms};
 use crate::dispatch::{self, CallContext};
 use crate::error::{ChatServiceError, Result};
 use crate::events::{Events, ServiceEvent, TimedLock};
-use crate::hooks::Hooks;
+use crate::hooks::{BoxFuture, Hooks};
 use crate::options::ServiceOptions;
 use crate::presence;
 use crate::state::{DirectList, MemoryState, RoomConfig, State, UserConfig};
@@ -37,6 +39,14 @@ struct Inner {
     closed: AtomicBool,
     heartbeat: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     events: Events,
+    bus: ClusterBus,
+}
+
+impl BusHandler for Inner {
+    fn leave_local(&self, socket: &str, room: &str) -> BoxFuture<bool> {
+        let left = self.transport.leave_local(socket, room);
+        Box::pin(std::future::ready(left))
+    }
 }
 
 /// Counts commands and disconnect cleanups in flight, so `close` can wait
@@ -92,6 +102,7 @@ pub struct ChatServiceBuilder {
     state: Option<Arc<dyn State>>,
     hooks: Hooks,
     events: Events,
+    bus: Option<ClusterBus>,
 }
 
 impl ChatServiceBuilder {
@@ -101,7 +112,14 @@ impl ChatServiceBuilder {
             state: None,
             hooks: Hooks::default(),
             events: Events::default(),
+            bus: None,
         }
+    }
+
+    /// Uses this cluster bus instead of an in-process one.
+    pub fn bus(mut self, bus: ClusterBus) -> Self {
+        self.bus = Some(bus);
+        self
     }
 
     /// Instance events from the start on (`Ready` included).
@@ -133,6 +151,9 @@ impl ChatServiceBuilder {
             room_custom: self.hooks.room_messages_checker.is_some(),
             direct_custom: self.hooks.direct_messages_checker.is_some(),
         };
+        let bus = self
+            .bus
+            .unwrap_or_else(|| ClusterBus::local(self.options.bus_ack_timeout));
         let service = ChatService(Arc::new(Inner {
             transport: Transport::new(io.clone(), &self.options.namespace),
             state: self.state.unwrap_or_else(|| Arc::new(MemoryState::new())),
@@ -143,7 +164,10 @@ impl ChatServiceBuilder {
             closed: AtomicBool::new(false),
             heartbeat: std::sync::Mutex::new(None),
             events: self.events,
+            bus,
         }));
+        let handler: Arc<dyn BusHandler> = service.0.clone();
+        service.0.bus.set_handler(Arc::downgrade(&handler));
         if let Some(on_start) = &service.hooks().on_start {
             on_start(service.clone()).await?;
         }
@@ -179,6 +203,22 @@ impl ChatService {
     /// Where instance events go; `subscribe()` to receive them.
     pub fn events(&self) -> &Events {
         &self.0.events
+    }
+
+    /// The cluster bus (`clusterBus`): application events to every instance.
+    pub fn bus(&self) -> &ClusterBus {
+        &self.0.bus
+    }
+
+    /// Unsubscribes a socket of any instance from a room's channel: here
+    /// directly, elsewhere through the cluster bus (`roomLeaveSocket`).
+    pub(crate) async fn leave_channel(&self, id: &str, room: &str) {
+        if self.transport().leave_local(id, room) {
+            return;
+        }
+        if let Err(error) = self.bus().room_leave_socket(id, room).await {
+            tracing::warn!(%id, %room, %error, "roomLeaveSocket failed");
+        }
     }
 
     /// Takes the (user, room) lock of protocol.md 14.4.

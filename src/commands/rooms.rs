@@ -100,7 +100,7 @@ room_command!(RoomJoin, |cx, room| {
 /// Undoes a join: state and channel. (The original left the socket in the
 /// channel, receiving the room's messages while not joined: fixed.)
 async fn rollback_join(service: &ChatService, room: &str, user: &str, id: &str) {
-    service.transport().leave(id, room).await;
+    service.transport().leave_local(id, room);
     if let Err(error) = service.state().room_leave(room, user, id, now_ms()).await {
         service
             .events()
@@ -123,7 +123,7 @@ room_command!(RoomLeave, |cx, room| {
     let _lock = service.lock(user, room).await?;
     let left = service.state().room_leave(room, user, id, now_ms()).await?;
     let transport = service.transport();
-    transport.leave(id, room).await;
+    service.leave_channel(id, room).await;
     if left.was_joined {
         transport
             .room_left_echo(user, cx.join_echo_except(), room, id, left.njoined)
@@ -186,7 +186,7 @@ async fn after_removal(
     }
     let transport = service.transport();
     for id in sockets {
-        transport.leave(id, room).await;
+        service.leave_channel(id, room).await;
         service.run_on_leave(id, room, 0).await;
     }
     transport.room_access_removed(user, room).await;

@@ -188,5 +188,10 @@ async fn run(service: &ChatService, context: &CallContext, command: Command) -> 
         bypass: context.bypass_permissions,
         is_local_call: context.is_local_call,
     };
-    command.apply(&exec).await
+    // Boxed so the futures of all 24 commands are not laid out inline in
+    // every caller's future (deep nesting otherwise overflows the
+    // compiler's layout depth).
+    let apply: std::pin::Pin<Box<dyn std::future::Future<Output = Result<Value>> + Send + '_>> =
+        Box::pin(command.apply(&exec));
+    apply.await
 }

@@ -163,11 +163,15 @@ impl Transport {
         }
     }
 
-    /// Unsubscribes a socket from a channel, on whichever instance it is.
-    pub async fn leave(&self, id: &str, channel: &str) {
+    /// Unsubscribes a socket from a channel if it is connected here;
+    /// returns whether it was (other instances: see the cluster bus).
+    pub fn leave_local(&self, id: &str, channel: &str) -> bool {
         match self.sid(id) {
-            Some(sid) if self.server.is_connected(sid) => self.server.leave(sid, channel),
-            _ => self.server.leave_everywhere(id, channel).await,
+            Some(sid) if self.server.is_connected(sid) => {
+                self.server.leave(sid, channel);
+                true
+            }
+            _ => false,
         }
     }
 

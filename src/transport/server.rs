@@ -50,8 +50,6 @@ pub trait SocketServer: Send + Sync + 'static {
     fn join(&self, sid: Sid, channels: Vec<String>) -> bool;
     /// Unsubscribes a local socket from a channel.
     fn leave(&self, sid: Sid, channel: &str);
-    /// Unsubscribes every socket of channel `of` (any instance) from `channel`.
-    async fn leave_everywhere(&self, of: &str, channel: &str);
     fn is_connected(&self, sid: Sid) -> bool;
     /// Disconnects a local socket.
     fn disconnect(&self, sid: Sid);
@@ -111,14 +109,6 @@ impl<A: Adapter> SocketServer for Server<A> {
     fn leave(&self, sid: Sid, channel: &str) {
         if let Some(socket) = self.socket(sid) {
             socket.leave(channel.to_string());
-        }
-    }
-
-    async fn leave_everywhere(&self, of: &str, channel: &str) {
-        if let Some(ops) = self.io.of(&*self.namespace)
-            && let Err(error) = ops.to(of.to_string()).leave(channel.to_string()).await
-        {
-            tracing::debug!(%of, %channel, %error, "leaving a channel failed");
         }
     }
 

@@ -1,0 +1,51 @@
+//! The socketioxide Redis adapter: room and user channels that span
+//! instances, so a broadcast from any instance reaches member sockets on
+//! every instance (protocol.md 14.2).
+
+use std::time::Duration;
+
+use socketioxide_redis::drivers::fred::FredDriver;
+use socketioxide_redis::{InitRes, RedisAdapterConfig, RedisAdapterCtr};
+
+use super::redis::{RedisSettings, redis_error};
+use crate::error::Result;
+use crate::hooks::BoxFuture;
+use crate::transport::connection::NamespaceInit;
+
+/// Messages buffered between Redis and the adapter before it would drop
+/// them (socketioxide-redis logs and drops when this is full; 1024 is its
+/// default).
+const STREAM_BUFFER: usize = 65_536;
+
+pub use socketioxide_redis::FredAdapter;
+
+/// The adapter constructor for `SocketIo::builder().with_adapter()`.
+/// `prefix` separates services sharing one Redis; requests between
+/// instances (remote disconnects) time out after `request_timeout`.
+pub async fn redis_adapter(
+    settings: &RedisSettings,
+    prefix: &str,
+    request_timeout: Duration,
+) -> Result<RedisAdapterCtr<FredDriver>> {
+    let client = settings
+        .builder()?
+        .build_subscriber_client()
+        .map_err(|e| redis_error("Redis client", e))?;
+    settings.connect(&client).await?;
+    let config = RedisAdapterConfig::new()
+        .with_prefix(format!("{prefix}:socket.io"))
+        .with_request_timeout(request_timeout)
+        .with_stream_buffer(STREAM_BUFFER);
+    RedisAdapterCtr::new_with_fred_config(client, config)
+        .await
+        .map_err(|e| redis_error("Redis adapter", e))
+}
+
+impl NamespaceInit for InitRes<FredDriver> {
+    fn finish(self) -> BoxFuture<Result<()>> {
+        Box::pin(async move {
+            self.await
+                .map_err(|e| redis_error("subscribing the namespace", format!("{e:?}")))
+        })
+    }
+}

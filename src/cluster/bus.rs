@@ -1,0 +1,335 @@
+//! The cluster bus (protocol.md 14.3): messages every instance receives,
+//! the sender included. The service uses it to make a socket of another
+//! instance leave a room (`roomLeaveSocket`, answered by `socketRoomLeft`
+//! from the instance holding the socket); applications may send their own
+//! events with `emit` and listen with `on`.
+//!
+//! With one instance the bus is in-process; with Redis it is a pub/sub
+//! channel named after the service's key prefix.
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use dashmap::DashMap;
+use fred::clients::{Client, SubscriberClient};
+use fred::prelude::{EventInterface, PubsubInterface};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+use super::redis::{RedisSettings, redis_error};
+use crate::error::Result;
+use crate::hooks::BoxFuture;
+
+type Listener = Arc<dyn Fn(Vec<Value>) -> BoxFuture<()> + Send + Sync>;
+
+/// A bus message on the wire.
+#[derive(Debug, Serialize, Deserialize)]
+struct Envelope {
+    ev: String,
+    args: Vec<Value>,
+}
+
+/// What the bus does with the built-in messages; the service implements
+/// it (kept as a trait so the bus does not reach up into the service).
+pub trait BusHandler: Send + Sync + 'static {
+    /// Unsubscribes `socket` from `room` if it is connected here; returns
+    /// whether it was.
+    fn leave_local(&self, socket: &str, room: &str) -> BoxFuture<bool>;
+}
+
+enum Medium {
+    Local,
+    Redis { publisher: Client, channel: String },
+}
+
+struct Inner {
+    medium: Medium,
+    listeners: DashMap<String, Vec<Listener>>,
+    /// (socket, room) -> whoever waits for its `socketRoomLeft`.
+    waiting: DashMap<(String, String), Vec<oneshot::Sender<()>>>,
+    ack_timeout: Duration,
+    handler: std::sync::OnceLock<Weak<dyn BusHandler>>,
+    timeouts: std::sync::atomic::AtomicU64,
+}
+
+/// See the module documentation.
+#[derive(Clone)]
+pub struct ClusterBus(Arc<Inner>);
+
+impl ClusterBus {
+    /// The bus of a single instance.
+    pub fn local(ack_timeout: Duration) -> Self {
+        Self::with_medium(Medium::Local, ack_timeout)
+    }
+
+    /// A bus over Redis pub/sub on the channel `<prefix>:bus`.
+    pub async fn redis(
+        settings: &RedisSettings,
+        prefix: &str,
+        ack_timeout: Duration,
+    ) -> Result<Self> {
+        let builder = settings.builder()?;
+        let publisher = builder
+            .build()
+            .map_err(|e| redis_error("Redis client", e))?;
+        let subscriber: SubscriberClient = builder
+            .build_subscriber_client()
+            .map_err(|e| redis_error("Redis client", e))?;
+        settings.connect(&publisher).await?;
+        settings.connect(&subscriber).await?;
+        let channel = format!("{prefix}:bus");
+        // Resubscribe by itself after a reconnect.
+        let _resubscribe = subscriber.manage_subscriptions();
+        subscriber
+            .subscribe(channel.clone())
+            .await
+            .map_err(|e| redis_error("subscribing the cluster bus", e))?;
+        let bus = Self::with_medium(
+            Medium::Redis {
+                publisher,
+                channel: channel.clone(),
+            },
+            ack_timeout,
+        );
+        let weak = Arc::downgrade(&bus.0);
+        let mut messages = subscriber.message_rx();
+        tokio::spawn(async move {
+            // Keep the subscriber alive as long as the loop runs.
+            let _subscriber = subscriber;
+            loop {
+                let message = match messages.recv().await {
+                    Ok(message) => message,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(lost)) => {
+                        tracing::error!(lost, "cluster bus messages lost (reader too slow)");
+                        continue;
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                };
+                if *message.channel != *channel {
+                    continue;
+                }
+                let Some(inner) = weak.upgrade() else { break };
+                let Some(text) = message.value.as_str() else {
+                    continue;
+                };
+                match serde_json::from_str::<Envelope>(&text) {
+                    Ok(envelope) => ClusterBus(inner).receive(envelope),
+                    Err(error) => tracing::warn!(%error, "malformed cluster bus message"),
+                }
+            }
+        });
+        Ok(bus)
+    }
+
+    fn with_medium(medium: Medium, ack_timeout: Duration) -> Self {
+        Self(Arc::new(Inner {
+            medium,
+            listeners: DashMap::new(),
+            waiting: DashMap::new(),
+            ack_timeout,
+            handler: std::sync::OnceLock::new(),
+            timeouts: std::sync::atomic::AtomicU64::new(0),
+        }))
+    }
+
+    /// Connects the built-in messages to the service (once, at start).
+    pub fn set_handler(&self, handler: Weak<dyn BusHandler>) {
+        let _ = self.0.handler.set(handler);
+    }
+
+    /// How many `roomLeaveSocket` waits ended without an answer.
+    pub fn ack_timeouts(&self) -> u64 {
+        self.0.timeouts.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Sends `event(args...)` to every instance, this one included.
+    pub async fn emit(&self, event: &str, args: Vec<Value>) -> Result<()> {
+        let envelope = Envelope {
+            ev: event.to_string(),
+            args,
+        };
+        match &self.0.medium {
+            Medium::Local => {
+                self.receive(envelope);
+                Ok(())
+            }
+            Medium::Redis { publisher, channel } => {
+                let payload = serde_json::to_string(&envelope)?;
+                publisher
+                    .publish::<(), _, _>(channel.as_str(), payload)
+                    .await
+                    .map_err(|e| redis_error("cluster bus", e))
+            }
+        }
+    }
+
+    /// Listens to an application event of the bus.
+    pub fn on<F, Fut>(&self, event: &str, listener: F)
+    where
+        F: Fn(Vec<Value>) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let listener: Listener = Arc::new(move |args| Box::pin(listener(args)));
+        self.0
+            .listeners
+            .entry(event.to_string())
+            .or_default()
+            .push(listener);
+    }
+
+    /// Makes a socket of any instance leave a room's channel, waiting at
+    /// most the bus ack timeout for the instance holding it to confirm.
+    pub async fn room_leave_socket(&self, socket: &str, room: &str) -> Result<()> {
+        if matches!(self.0.medium, Medium::Local) {
+            // One instance: the caller already knows the socket is not here.
+            return Ok(());
+        }
+        let (done, confirmed) = oneshot::channel();
+        let key = (socket.to_string(), room.to_string());
+        self.0.waiting.entry(key.clone()).or_default().push(done);
+        let sent = self
+            .emit("roomLeaveSocket", vec![json!(socket), json!(room)])
+            .await;
+        let outcome = match sent {
+            Ok(()) => match tokio::time::timeout(self.0.ack_timeout, confirmed).await {
+                Ok(_) => Ok(()),
+                Err(_) => {
+                    self.0
+                        .timeouts
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    tracing::warn!(%socket, %room, "no instance confirmed roomLeaveSocket in time");
+                    Ok(())
+                }
+            },
+            Err(error) => Err(error),
+        };
+        if let Some(mut waiters) = self.0.waiting.get_mut(&key) {
+            waiters.retain(|w| !w.is_closed());
+        }
+        self.0
+            .waiting
+            .remove_if(&key, |_, waiters| waiters.is_empty());
+        outcome
+    }
+
+    /// Handles a received message (spawned: the bus never waits on it).
+    fn receive(&self, envelope: Envelope) {
+        let bus = self.clone();
+        // Boxed: dispatching may emit, and emitting (in-process) receives.
+        let dispatch: BoxFuture<()> = Box::pin(async move { bus.dispatch(envelope).await });
+        tokio::spawn(dispatch);
+    }
+
+    async fn dispatch(&self, Envelope { ev, args }: Envelope) {
+        match ev.as_str() {
+            "roomLeaveSocket" => {
+                let (Some(socket), Some(room)) = (arg_str(&args, 0), arg_str(&args, 1)) else {
+                    return;
+                };
+                let Some(handler) = self.0.handler.get().and_then(Weak::upgrade) else {
+                    return;
+                };
+                if handler.leave_local(socket, room).await
+                    && let Err(error) = self.emit("socketRoomLeft", args.clone()).await
+                {
+                    tracing::warn!(%error, "cannot confirm roomLeaveSocket");
+                }
+            }
+            "socketRoomLeft" => {
+                if let (Some(socket), Some(room)) = (arg_str(&args, 0), arg_str(&args, 1))
+                    && let Some((_, waiters)) = self
+                        .0
+                        .waiting
+                        .remove(&(socket.to_string(), room.to_string()))
+                {
+                    for waiter in waiters {
+                        let _ = waiter.send(());
+                    }
+                }
+            }
+            _ => {}
+        }
+        let listeners = self
+            .0
+            .listeners
+            .get(&ev)
+            .map(|l| l.clone())
+            .unwrap_or_default();
+        for listener in listeners {
+            listener(args.clone()).await;
+        }
+    }
+}
+
+fn arg_str(args: &[Value], pos: usize) -> Option<&str> {
+    args.get(pos).and_then(Value::as_str)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Holder(&'static str);
+
+    impl BusHandler for Holder {
+        fn leave_local(&self, socket: &str, _room: &str) -> BoxFuture<bool> {
+            let here = socket == self.0;
+            Box::pin(async move { here })
+        }
+    }
+
+    #[tokio::test]
+    async fn local_bus_delivers_application_events_to_listeners() {
+        let bus = ClusterBus::local(Duration::from_secs(1));
+        let (tx, rx) = oneshot::channel();
+        let tx = std::sync::Mutex::new(Some(tx));
+        bus.on("hello", move |args| {
+            if let Some(tx) = tx.lock().ok().and_then(|mut t| t.take()) {
+                let _ = tx.send(args);
+            }
+            async {}
+        });
+        bus.emit("hello", vec![json!(1), json!("x")]).await.unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(5), rx)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(got, vec![json!(1), json!("x")]);
+    }
+
+    #[tokio::test]
+    async fn room_leave_socket_on_one_instance_does_not_wait() {
+        let bus = ClusterBus::local(Duration::from_secs(30));
+        let holder: Arc<dyn BusHandler> = Arc::new(Holder("elsewhere"));
+        bus.set_handler(Arc::downgrade(&holder));
+        tokio::time::timeout(Duration::from_secs(5), bus.room_leave_socket("s1", "r"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(bus.ack_timeouts(), 0);
+    }
+
+    #[tokio::test]
+    async fn room_leave_socket_message_is_confirmed_only_by_the_holder() {
+        let bus = ClusterBus::local(Duration::from_secs(30));
+        let holder: Arc<dyn BusHandler> = Arc::new(Holder("s1"));
+        bus.set_handler(Arc::downgrade(&holder));
+        let confirmed = std::sync::Arc::new(tokio::sync::Notify::new());
+        let notify = confirmed.clone();
+        bus.on("socketRoomLeft", move |args| {
+            assert_eq!(args, vec![json!("s1"), json!("r")]);
+            notify.notify_one();
+            async {}
+        });
+        bus.emit("roomLeaveSocket", vec![json!("s2"), json!("r")])
+            .await
+            .unwrap();
+        bus.emit("roomLeaveSocket", vec![json!("s1"), json!("r")])
+            .await
+            .unwrap();
+        tokio::time::timeout(Duration::from_secs(5), confirmed.notified())
+            .await
+            .unwrap();
+    }
+}
