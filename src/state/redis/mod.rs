@@ -26,7 +26,12 @@
 //!   room scripts of those rooms and the instance entry, concurrently.
 //! - `delete_room`: room script first (owner check, deletion, the joined
 //!   sockets per user), then each user's mirror, concurrently. From the
-//!   first script on the room reads as missing.
+//!   first script on the room reads as missing. The only race the order
+//!   alone does not settle is a join of that user between its own two
+//!   steps: its user step would put the deleted room back on the socket.
+//!   Joins hold the (user, room) lock, whose key lives in the user's slot,
+//!   so the mirror script refuses while it is held and `delete_room`
+//!   retries briefly (see `unmirror_deleted`).
 //! - `add_socket`: instance entry first, then the user script, so that an
 //!   instance crash in between leaves nothing recovery cannot see.
 //!
@@ -351,26 +356,77 @@ impl RedisState {
         self.user_call(&SCRIPTS.user_read, user, args, list).await
     }
 
-    /// Takes `room` off the user's sockets (one, or all with `None`);
-    /// `None` if the user has no record.
-    async fn unmirror(
-        &self,
-        user: &str,
-        room: &str,
-        socket: Option<&str>,
-    ) -> Result<Option<Vec<String>>> {
-        let mut args = vec![room];
-        args.extend(socket);
+    /// Takes `room` off the user's sockets.
+    async fn unmirror(&self, user: &str, room: &str, which: Unmirror<'_>) -> Result<Mirrored> {
+        let lock_key;
+        let args: Vec<&str> = match which {
+            Unmirror::Socket(socket) => vec![room, "socket", socket],
+            Unmirror::All => vec![room, "all"],
+            Unmirror::AllUnlocked => {
+                lock_key = self.keys.lock(user, room);
+                vec![room, "all-unlocked", &lock_key]
+            }
+        };
         match self
             .user_eval(&SCRIPTS.user_leave_room, user, &args)
             .await?
         {
-            Ok(reply) => Ok(Some(reply.rest()?)),
-            Err(Refused(code)) if code == "noUser" => Ok(None),
+            Ok(reply) => Ok(Mirrored::Sockets(reply.rest()?)),
+            Err(Refused(code)) if code == "noUser" => Ok(Mirrored::NoUser),
+            Err(Refused(code)) if code == "busy" => Ok(Mirrored::Busy),
             Err(refused) => Err(refusal(refused, user, "")),
         }
     }
+
+    /// `delete_room`'s user step. A join holding the (user, room) lock may
+    /// be between its room and user steps: taking the room off the user's
+    /// sockets before that join's user step would let it add the deleted
+    /// room back, so this waits a little for the lock. Not for long: the
+    /// lock may be held by a hook of that very join, waiting for us.
+    async fn unmirror_deleted(&self, user: &str, room: &str) -> Result<Mirrored> {
+        let mut wait = Duration::from_millis(50);
+        for _ in 0..DELETE_LOCK_RETRIES {
+            match self.unmirror(user, room, Unmirror::AllUnlocked).await? {
+                Mirrored::Busy => {
+                    tokio::time::sleep(wait).await;
+                    wait = wait.mul_f64(1.5);
+                }
+                done => return Ok(done),
+            }
+        }
+        self.unmirror(user, room, Unmirror::All).await
+    }
 }
+
+/// Which of the user's sockets `unmirror` updates.
+enum Unmirror<'a> {
+    Socket(&'a str),
+    All,
+    /// All, unless the user's lock for the room is held.
+    AllUnlocked,
+}
+
+/// What `unmirror` did.
+enum Mirrored {
+    /// The sockets that listed the room.
+    Sockets(Vec<String>),
+    NoUser,
+    /// Nothing: the user's lock for the room is held.
+    Busy,
+}
+
+impl Mirrored {
+    fn sockets(self) -> Vec<String> {
+        match self {
+            Mirrored::Sockets(sockets) => sockets,
+            Mirrored::NoUser | Mirrored::Busy => Vec::new(),
+        }
+    }
+}
+
+/// How often `delete_room` finds a user's lock held before it goes on
+/// anyway (about 0.7 s of waiting in all).
+const DELETE_LOCK_RETRIES: u32 = 5;
 
 #[async_trait]
 impl State for RedisState {
@@ -410,13 +466,13 @@ impl State for RedisState {
         // who has to be told, so it falls back to what the room knew.
         let mirrors = joined
             .iter()
-            .map(|(user, _)| self.unmirror(user, name, None));
+            .map(|(user, _)| self.unmirror_deleted(user, name));
         let mirrors = join_all(mirrors).await;
         let mut removed = Vec::with_capacity(joined.len());
         for ((user, sockets), mirror) in joined.into_iter().zip(mirrors) {
             match mirror {
-                Ok(Some(listed)) => removed.push((user, union(sockets, listed))),
-                Ok(None) => {}
+                Ok(Mirrored::NoUser) => {}
+                Ok(listed) => removed.push((user, union(sockets, listed.sockets()))),
                 Err(error) => {
                     tracing::warn!(%error, %user, room = %name, "room deleted, user's sockets not updated");
                     removed.push((user, sockets));
@@ -688,10 +744,10 @@ impl State for RedisState {
         let was_joined = reply.flag()?;
         let njoined = reply.count()?;
         let userlist_updates = reply.flag()?;
-        let listed = self.unmirror(user, room, Some(socket)).await?;
+        let listed = self.unmirror(user, room, Unmirror::Socket(socket)).await?;
         Ok(Left {
             njoined,
-            was_joined: was_joined || listed.is_some_and(|l| !l.is_empty()),
+            was_joined: was_joined || !listed.sockets().is_empty(),
             userlist_updates,
         })
     }
@@ -703,7 +759,7 @@ impl State for RedisState {
             .await?;
         let userlist_updates = reply.flag()?;
         let sockets = reply.rest()?;
-        let listed = self.unmirror(user, room, None).await?.unwrap_or_default();
+        let listed = self.unmirror(user, room, Unmirror::All).await?.sockets();
         Ok(UserRemoved {
             sockets: union(sockets, listed),
             userlist_updates,

@@ -387,3 +387,50 @@ fn cluster_node_lists_become_one_cluster_config() {
             .is_clustered()
     );
 }
+
+/// The race `delete_room` guards against: a join between its room step and
+/// its user step (under the (user, room) lock) while the room is deleted.
+#[tokio::test]
+async fn delete_room_waits_for_a_join_in_progress() {
+    let state = Arc::new(fresh().await);
+    state.add_room("r", with_history(5)).await.unwrap();
+    state.add_socket("u", "s1", "i1").await.unwrap();
+    let held = state.lock("u", "r", Duration::from_secs(10)).await.unwrap();
+    let args = vec!["u".to_string(), "s1".to_string(), "1".to_string()];
+    state
+        .room_call(&SCRIPTS.room_join, "r", args, "")
+        .await
+        .unwrap();
+    let deleting = {
+        let state = state.clone();
+        tokio::spawn(async move { state.delete_room("r", BYPASS).await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    state
+        .user_call(&SCRIPTS.user_join_room, "u", &["s1", "r"], "s1")
+        .await
+        .unwrap();
+    drop(held);
+    let removed = deleting.await.unwrap().unwrap();
+    assert_eq!(removed, vec![("u".to_string(), vec!["s1".to_string()])]);
+    assert!(state.user_sockets("u").await.unwrap()["s1"].is_empty());
+}
+
+#[tokio::test]
+async fn delete_room_does_not_wait_long_for_a_held_lock() {
+    let state = fresh().await;
+    state.add_room("r", with_history(5)).await.unwrap();
+    state.add_socket("u", "s1", "i1").await.unwrap();
+    state.room_join("r", "u", "s1", 1).await.unwrap();
+    let _held = state.lock("u", "r", Duration::from_secs(10)).await.unwrap();
+    let started = Instant::now();
+    let removed = state.delete_room("r", BYPASS).await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert_eq!(removed, vec![("u".to_string(), vec!["s1".to_string()])]);
+    assert!(state.user_sockets("u").await.unwrap()["s1"].is_empty());
+}
+
+const BYPASS: Actor<'static> = Actor {
+    user: None,
+    bypass: true,
+};

@@ -1,13 +1,20 @@
--- Takes a room off the user's sockets: one socket (room_leave) or all of
--- them (room_remove_user, delete_room). ARGV: [1], room, [socket].
--- Reply: 'ok', the sockets that listed the room...
+-- Takes a room off the user's sockets. ARGV: [1], room, then
+--   'socket', socket: one socket (room_leave);
+--   'all': every socket (room_remove_user);
+--   'all-unlocked', lock key: every socket, unless the user's lock for
+--     the room is held (delete_room: a join in progress between its room
+--     and user steps would otherwise add the room back after this).
+-- Reply: 'ok', the sockets that listed the room...; or 'busy'.
 if not user_exists() then
   return {'noUser'}
 end
-local room = ARGV[2]
+local room, mode = ARGV[2], ARGV[3]
+if mode == 'all-unlocked' and redis.call('EXISTS', ARGV[4]) == 1 then
+  return {'busy'}
+end
 local sockets
-if ARGV[3] then
-  sockets = {ARGV[3]}
+if mode == 'socket' then
+  sockets = {ARGV[4]}
 else
   sockets = redis.call('HKEYS', SOCKETS)
 end
