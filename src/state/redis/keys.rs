@@ -26,8 +26,9 @@
 //!
 //! Names may hold any character but `:`, `{`, `}` and control characters
 //! (protocol.md 1.3), so a name never ends a hash tag early. Names that
-//! skip the name check (e.g. a room name given to `roomJoin`) only ever
-//! read, and an odd one still maps to keys of its own.
+//! skip the name check (e.g. a room name given to `roomJoin`) only read or
+//! take a lock, and an odd one still maps to keys of its own (a `}` only
+//! moves them to another slot, all of them together).
 
 /// The room keys in the order the room scripts expect them as KEYS.
 const ROOM_KEYS: [&str; 8] = [

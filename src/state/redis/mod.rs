@@ -35,9 +35,10 @@
 //! - `add_socket`: instance entry first, then the user script, so that an
 //!   instance crash in between leaves nothing recovery cannot see.
 //!
-//! A crash between the two steps can leave the mirror behind the room
-//! (never the userlist behind the joined sockets); `userStateSync` and
-//! `roomStateSync` repair such leftovers, as they do for the original.
+//! A crash (or a Redis error) between the two steps can leave the mirror
+//! and the room disagreeing, never a room's userlist and its joined
+//! sockets: `room_users_without_sockets` compares the two sides so that
+//! `roomStateSync` and `userStateSync` can repair such leftovers.
 
 mod keys;
 mod lock;
@@ -135,7 +136,8 @@ async fn load_script(client: &Client, script: &Script) -> Result<()> {
 fn client_config(url: &str, cluster: bool) -> Result<Config> {
     let invalid = |error: Error| {
         ChatServiceError::internal(format!(
-            "Error: invalid Redis URL '{url}': {}",
+            "Error: invalid Redis URL '{}': {}",
+            redacted(url),
             error.details()
         ))
     };
@@ -162,6 +164,23 @@ fn client_config(url: &str, cluster: bool) -> Result<Config> {
         cluster_url.push_str(&others.join("&"));
     }
     Config::from_url_clustered(&cluster_url).map_err(invalid)
+}
+
+/// The URL(s) without credentials, for error messages that end up in logs.
+fn redacted(url: &str) -> String {
+    url.split(',')
+        .map(|node| match node.split_once("://") {
+            Some((scheme, rest)) => {
+                let authority = rest.split('/').next().unwrap_or_default();
+                match authority.rsplit_once('@') {
+                    Some((_, host)) => format!("{scheme}://***@{host}{}", &rest[authority.len()..]),
+                    None => node.to_string(),
+                }
+            }
+            None => node.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn flag(on: bool) -> String {
@@ -259,7 +278,7 @@ impl RedisState {
         let unreachable = |detail: String| {
             ChatServiceError::internal(format!(
                 "Error: cannot connect to Redis at {}: {detail}",
-                options.url
+                redacted(&options.url)
             ))
         };
         match tokio::time::timeout(timeout, client.init()).await {

@@ -367,6 +367,15 @@ async fn calls_fail_in_time_while_redis_is_down_and_recover_after() {
 }
 
 #[test]
+fn urls_in_messages_hide_credentials() {
+    assert_eq!(
+        redacted("redis://user:secret@h:1/2,redis://h2:3"),
+        "redis://***@h:1/2,redis://h2:3"
+    );
+    assert_eq!(redacted("h:1"), "h:1");
+}
+
+#[test]
 fn cluster_node_lists_become_one_cluster_config() {
     let config = client_config("10.0.0.1:7000, redis://10.0.0.2:7001,10.0.0.3:7002", true).unwrap();
     let hosts: Vec<String> = config
