@@ -628,7 +628,7 @@ impl State for RedisState {
         let mut object = Json::Object(fields);
         let json = js_stringify(&object);
         // `json` is an object with at least `timestamp`: `{...}`.
-        let prefix = format!("{},\"id\":", &json[..json.len() - 1]);
+        let prefix = format!("{},\"id\":", json.strip_suffix('}').unwrap_or(&json));
         let args = vec![
             flag(message.require_member),
             flag(message.author.is_some()),

@@ -7,6 +7,10 @@
 //! `lua/room_common.lua`; user scripts get the user's keys and start with
 //! `lua/user_common.lua`. Each body's header documents its ARGV and reply.
 //! Replies are arrays whose first item is `ok` or a protocol error code.
+//!
+//! A few scripts reach keys they build themselves (a socket's room set, a
+//! user's lock): those carry the same hash tag as the declared KEYS, so
+//! they are in the same slot, which is what Redis Cluster checks.
 
 use std::sync::LazyLock;
 
