@@ -13,6 +13,12 @@ cargo fmt --all -- --check
 step "cargo clippy"
 cargo clippy --all-targets -- -D warnings
 
+step "redis-server (for the Redis state tests)"
+if ! command -v redis-server >/dev/null 2>&1; then
+    apt-get update -qq && apt-get install -y -qq redis-server
+fi
+redis-server --version
+
 step "cargo test"
 cargo test --all-targets
 

@@ -7,6 +7,7 @@
 //! call, so a shared store can run it atomically in one round trip.
 
 mod memory;
+mod redis;
 #[cfg(test)]
 mod tests;
 
@@ -19,6 +20,7 @@ use serde_json::{Map, Value};
 use crate::error::{ChatServiceError, Result};
 
 pub use memory::MemoryState;
+pub use redis::{RedisOptions, RedisState};
 
 /// The state of a room as `addRoom` gives it (protocol.md 4.1).
 #[derive(Debug, Clone, Default, PartialEq)]

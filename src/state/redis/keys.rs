@@ -1,0 +1,132 @@
+//! Key naming of the Redis state. Every key starts with a hash tag naming
+//! its owner, so that in Redis Cluster all keys of a room share one slot,
+//! all keys of a user another, and each script touches one slot only.
+//!
+//! With prefix `P` (e.g. `chatservice`):
+//!
+//! | key | type | holds |
+//! | --- | --- | --- |
+//! | `{P:room:R}:info` | hash | `owner` (absent: none), `whitelistOnly`, `historyMaxSize`, `lastMessageId`, `accessListsUpdates`, `userlistUpdates` (`0`/`1`); exists iff the room does |
+//! | `{P:room:R}:adminlist` / `:whitelist` / `:blacklist` | set | the access lists |
+//! | `{P:room:R}:userlist` | hash | present user -> number of their sockets joined |
+//! | `{P:room:R}:sockets` | hash | joined socket -> its user |
+//! | `{P:room:R}:seen` | hash | user -> last time they entered or left the userlist (ms) |
+//! | `{P:room:R}:history` | list | stored messages as JSON, newest first |
+//! | `{P:user:U}:info` | hash | `whitelistOnly`; exists iff the user record does |
+//! | `{P:user:U}:whitelist` / `:blacklist` | set | the direct lists |
+//! | `{P:user:U}:sockets` | hash | socket -> instance id |
+//! | `{P:user:U}:socket:S` | set | the rooms socket S is joined to |
+//! | `{P:user:U}:lock:R` | string | the (U, R) lock's token, with a TTL |
+//! | `{P:instance:I}:sockets` | hash | socket -> user, for recovery |
+//! | `{P:instance:I}:heartbeat` | string | the instance's last heartbeat (ms) |
+//!
+//! The room holds the truth about who is joined (its userlist counts are
+//! kept by the same scripts that change its sockets); the user's socket
+//! sets mirror it for `listOwnSockets` and disconnect cleanup.
+//!
+//! Names may hold any character but `:`, `{`, `}` and control characters
+//! (protocol.md 1.3), so a name never ends a hash tag early. Names that
+//! skip the name check (e.g. a room name given to `roomJoin`) only read or
+//! take a lock, and an odd one still maps to keys of its own (a `}` only
+//! moves them to another slot, all of them together).
+
+/// The room keys in the order the room scripts expect them as KEYS.
+const ROOM_KEYS: [&str; 8] = [
+    "info",
+    "adminlist",
+    "whitelist",
+    "blacklist",
+    "userlist",
+    "sockets",
+    "seen",
+    "history",
+];
+
+/// The user keys in the order the user scripts expect them as KEYS.
+const USER_KEYS: [&str; 4] = ["info", "whitelist", "blacklist", "sockets"];
+
+#[derive(Debug, Clone)]
+pub(super) struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    pub fn new(prefix: &str) -> Self {
+        Self {
+            prefix: prefix.to_string(),
+        }
+    }
+
+    fn tag(&self, kind: &str, name: &str) -> String {
+        format!("{{{}:{kind}:{name}}}:", self.prefix)
+    }
+
+    /// KEYS of a room script.
+    pub fn room(&self, room: &str) -> Vec<String> {
+        let tag = self.tag("room", room);
+        ROOM_KEYS.iter().map(|k| format!("{tag}{k}")).collect()
+    }
+
+    pub fn room_info(&self, room: &str) -> String {
+        format!("{}info", self.tag("room", room))
+    }
+
+    /// KEYS of a user script.
+    pub fn user(&self, user: &str) -> Vec<String> {
+        let tag = self.tag("user", user);
+        USER_KEYS.iter().map(|k| format!("{tag}{k}")).collect()
+    }
+
+    pub fn user_info(&self, user: &str) -> String {
+        format!("{}info", self.tag("user", user))
+    }
+
+    /// The prefix of the user's per-socket room sets (ARGV[1] of user
+    /// scripts, which append the socket id).
+    pub fn user_socket_prefix(&self, user: &str) -> String {
+        format!("{}socket:", self.tag("user", user))
+    }
+
+    pub fn lock(&self, user: &str, room: &str) -> String {
+        format!("{}lock:{room}", self.tag("user", user))
+    }
+
+    pub fn instance_sockets(&self, instance: &str) -> String {
+        format!("{}sockets", self.tag("instance", instance))
+    }
+
+    pub fn instance_heartbeat(&self, instance: &str) -> String {
+        format!("{}heartbeat", self.tag("instance", instance))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_of_one_owner_share_a_hash_tag() {
+        let keys = Keys::new("cs");
+        assert_eq!(keys.room("r 1")[0], "{cs:room:r 1}:info");
+        assert_eq!(keys.room("r 1")[7], "{cs:room:r 1}:history");
+        assert_eq!(keys.room_info("r 1"), "{cs:room:r 1}:info");
+        assert_eq!(keys.user("u")[3], "{cs:user:u}:sockets");
+        assert_eq!(keys.user_info("u"), "{cs:user:u}:info");
+        assert_eq!(keys.user_socket_prefix("u"), "{cs:user:u}:socket:");
+        assert_eq!(keys.lock("u", "r"), "{cs:user:u}:lock:r");
+        assert_eq!(keys.instance_sockets("i"), "{cs:instance:i}:sockets");
+        assert_eq!(keys.instance_heartbeat("i"), "{cs:instance:i}:heartbeat");
+
+        let slots = |keys: Vec<String>| fred::util::group_by_hash_slot(keys).map(|s| s.len());
+        assert_eq!(slots(keys.room("r 1")).ok(), Some(1));
+        let mut user = keys.user("u");
+        user.push(format!("{}/chat#1", keys.user_socket_prefix("u")));
+        user.push(keys.lock("u", "r"));
+        assert_eq!(slots(user).ok(), Some(1));
+        let instance = vec![keys.instance_sockets("i"), keys.instance_heartbeat("i")];
+        assert_eq!(slots(instance).ok(), Some(1));
+        // Different owners land apart (these two names do differ in slot).
+        let both = vec![keys.room_info("a"), keys.user_info("a")];
+        assert_eq!(slots(both).ok(), Some(2));
+    }
+}
