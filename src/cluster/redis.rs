@@ -4,19 +4,20 @@
 
 use std::time::Duration;
 
-use fred::prelude::{Builder, ClientLike, Config, ReconnectPolicy, ServerConfig};
-use fred::types::RespVersion;
+use fred::error::{Error, ErrorKind};
+use fred::prelude::{Builder, ClientLike, Config, ReconnectPolicy};
 
 use crate::error::{ChatServiceError, Result};
 
 /// Where Redis is and how to talk to it.
 #[derive(Debug, Clone)]
 pub struct RedisSettings {
-    /// `redis://host:port`, or with `cluster` a comma-separated list of
-    /// `host:port` (or URLs) of cluster nodes.
+    /// `redis://host:port` (credentials and database allowed); in cluster
+    /// mode a comma-separated list of nodes (`host:port`, the first may be
+    /// a URL).
     pub url: String,
     pub cluster: bool,
-    /// How long one command may take before it fails (never hang).
+    /// No Redis call waits longer than this (connecting included).
     pub command_timeout: Duration,
 }
 
@@ -25,67 +26,118 @@ pub struct RedisSettings {
 const PUBSUB_CAPACITY: usize = 65_536;
 
 impl RedisSettings {
-    /// A fred builder with these settings: RESP3 (the socket.io adapter
-    /// needs it), timeouts, and reconnection forever with backoff so the
-    /// service heals by itself when Redis comes back.
+    /// A fred builder with these settings: timeouts, no silent resends,
+    /// and reconnection forever with backoff so the service heals by
+    /// itself when Redis comes back.
     pub fn builder(&self) -> Result<Builder> {
-        let mut config = if self.cluster {
-            let hosts = self
-                .url
-                .split(',')
-                .map(|node| parse_host(node.trim()))
-                .collect::<Result<Vec<_>>>()?;
-            Config {
-                server: ServerConfig::new_clustered(hosts),
-                ..Config::default()
-            }
-        } else {
-            Config::from_url(&self.url).map_err(|e| redis_error("invalid --redis-url", e))?
-        };
-        config.version = RespVersion::RESP3;
-        config.fail_fast = true;
+        let config = client_config(&self.url, self.cluster)?;
+        let timeout = self.command_timeout;
         let mut builder = Builder::from_config(config);
         builder
-            .set_policy(ReconnectPolicy::new_exponential(0, 100, 2_000, 2))
             .with_performance_config(|perf| {
-                perf.default_command_timeout = self.command_timeout;
+                perf.default_command_timeout = timeout;
                 perf.broadcast_channel_capacity = PUBSUB_CAPACITY;
             })
             .with_connection_config(|conn| {
-                conn.connection_timeout = self.command_timeout;
-                conn.internal_command_timeout = self.command_timeout;
-            });
+                conn.connection_timeout = timeout;
+                conn.internal_command_timeout = timeout;
+                // A script whose connection dropped may have run: resending it
+                // could post a message twice. The caller gets the error.
+                conn.max_command_attempts = 1;
+            })
+            .set_policy(ReconnectPolicy::new_exponential(0, 100, 5_000, 2));
         Ok(builder)
     }
 
-    /// Connects a client, failing fast when Redis cannot be reached (a
-    /// bad configuration at start).
+    /// Connects a client, failing within the command timeout when Redis
+    /// cannot be reached (a bad configuration at start).
     pub async fn connect<C: ClientLike>(&self, client: &C) -> Result<()> {
-        client
-            .init()
-            .await
-            .map_err(|e| redis_error(&format!("cannot connect to Redis at {}", self.url), e))?;
-        Ok(())
+        let unreachable = |detail: String| {
+            ChatServiceError::internal(format!(
+                "Error: cannot connect to Redis at {}: {detail}",
+                redacted(&self.url)
+            ))
+        };
+        match tokio::time::timeout(self.command_timeout, client.init()).await {
+            Ok(Ok(_task)) => Ok(()),
+            Ok(Err(error)) => Err(unreachable(error.details().to_string())),
+            Err(_) => {
+                let _ = client.quit().await;
+                Err(unreachable("no answer in time".into()))
+            }
+        }
     }
 }
 
-fn parse_host(node: &str) -> Result<(String, u16)> {
-    let node = node
-        .strip_prefix("redis://")
-        .unwrap_or(node)
-        .trim_end_matches('/');
-    let (host, port) = node
-        .rsplit_once(':')
-        .ok_or_else(|| ChatServiceError::internal(format!("Error: invalid cluster node {node}")))?;
-    let port = port
-        .parse()
-        .map_err(|_| ChatServiceError::internal(format!("Error: invalid cluster node {node}")))?;
-    Ok((host.to_string(), port))
-}
-
-/// A Redis failure as the service reports it.
+/// A failure around Redis (setting up a client, the adapter), with what
+/// was being done.
 pub fn redis_error(context: &str, error: impl std::fmt::Display) -> ChatServiceError {
     ChatServiceError::internal(format!("Error: {context}: {error}"))
+}
+
+/// A Redis failure as the service reports it (`internalError`).
+pub fn redis_failure(error: Error) -> ChatServiceError {
+    let message = match error.kind() {
+        ErrorKind::Timeout => "Redis did not answer in time".to_string(),
+        ErrorKind::IO | ErrorKind::Canceled => {
+            format!("Redis connection failed ({})", error.details())
+        }
+        _ => format!("Redis failed: {}", error.details()),
+    };
+    ChatServiceError::internal(format!("Error: {message}"))
+}
+
+/// The client configuration for a URL or, in cluster mode, a list of nodes.
+pub(crate) fn client_config(url: &str, cluster: bool) -> Result<Config> {
+    let invalid = |error: Error| {
+        ChatServiceError::internal(format!(
+            "Error: invalid Redis URL '{}': {}",
+            redacted(url),
+            error.details()
+        ))
+    };
+    if !cluster {
+        return Config::from_url(url).map_err(invalid);
+    }
+    let mut nodes = url.split(',').map(str::trim).filter(|n| !n.is_empty());
+    let first = nodes
+        .next()
+        .ok_or_else(|| ChatServiceError::internal("Error: no Redis Cluster node given"))?;
+    let mut cluster_url = if first.contains("://") {
+        first.to_string()
+    } else {
+        format!("redis://{first}")
+    };
+    let others: Vec<String> = nodes
+        .map(|node| {
+            let node = node.split_once("://").map_or(node, |(_, rest)| rest);
+            format!("node={node}")
+        })
+        .collect();
+    if !others.is_empty() {
+        cluster_url.push(if cluster_url.contains('?') { '&' } else { '?' });
+        cluster_url.push_str(&others.join("&"));
+    }
+    Config::from_url_clustered(&cluster_url).map_err(invalid)
+}
+
+/// The URL with passwords hidden, for messages and logs.
+pub(crate) fn redacted(url: &str) -> String {
+    url.split(',')
+        .map(|node| match node.split_once("://") {
+            Some((scheme, rest)) => {
+                let authority = rest.split('/').next().unwrap_or_default();
+                match authority.rsplit_once('@') {
+                    Some((_, host)) => {
+                        format!("{scheme}://***@{host}{}", &rest[authority.len()..])
+                    }
+                    None => node.to_string(),
+                }
+            }
+            None => node.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 #[cfg(test)]
@@ -93,13 +145,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cluster_nodes_parse_with_or_without_scheme() {
+    fn urls_in_messages_hide_credentials() {
         assert_eq!(
-            parse_host("127.0.0.1:7000").unwrap(),
-            ("127.0.0.1".into(), 7000)
+            redacted("redis://user:secret@h:1/2,redis://h2:3"),
+            "redis://***@h:1/2,redis://h2:3"
         );
-        assert_eq!(parse_host("redis://h:7001/").unwrap(), ("h".into(), 7001));
-        assert!(parse_host("nohost").is_err());
-        assert!(parse_host("h:x").is_err());
+        assert_eq!(redacted("h:1"), "h:1");
+    }
+
+    #[test]
+    fn cluster_node_lists_become_one_cluster_config() {
+        let config =
+            client_config("10.0.0.1:7000, redis://10.0.0.2:7001,10.0.0.3:7002", true).unwrap();
+        let mut hosts: Vec<String> = config
+            .server
+            .hosts()
+            .iter()
+            .map(|s| format!("{}:{}", s.host, s.port))
+            .collect();
+        hosts.sort();
+        assert_eq!(hosts, ["10.0.0.1:7000", "10.0.0.2:7001", "10.0.0.3:7002"]);
+        assert!(config.server.is_clustered());
+        assert!(client_config("", true).is_err());
+        assert!(
+            !client_config("redis://h:1", false)
+                .unwrap()
+                .server
+                .is_clustered()
+        );
     }
 }

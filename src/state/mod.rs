@@ -20,7 +20,7 @@ use serde_json::{Map, Value};
 use crate::error::{ChatServiceError, Result};
 
 pub use memory::MemoryState;
-pub use redis::{RedisOptions, RedisState};
+pub use redis::RedisState;
 
 /// The state of a room as `addRoom` gives it (protocol.md 4.1).
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -8,8 +8,9 @@ use std::time::Duration;
 use fred::prelude::*;
 use uuid::Uuid;
 
+use super::eval;
 use super::scripts::SCRIPTS;
-use super::{eval, redis_error};
+use crate::cluster::redis::redis_failure;
 use crate::error::{ChatServiceError, Result};
 use crate::state::LockGuard;
 
@@ -51,7 +52,7 @@ pub(super) async fn acquire(
                 false,
             )
             .await
-            .map_err(redis_error)?;
+            .map_err(redis_failure)?;
         if set.is_some() {
             return Ok(LockGuard::new(HeldLock {
                 client: client.clone(),

@@ -62,39 +62,14 @@ use self::lock::LockPolicy;
 use self::reply::{Refused, Reply, malformed};
 use self::scripts::SCRIPTS;
 use super::*;
+use crate::cluster::redis::{RedisSettings, redis_failure};
 use crate::json::js_stringify;
-
-/// How to reach Redis.
-#[derive(Debug, Clone)]
-pub struct RedisOptions {
-    /// `redis://host:port` (credentials and database allowed); in cluster
-    /// mode a comma separated list of nodes (`host:port`, the first may be
-    /// a URL).
-    pub url: String,
-    pub cluster: bool,
-    /// Key prefix, so several services can share one Redis.
-    pub prefix: String,
-    /// No Redis call waits longer than this (connecting included).
-    pub command_timeout: Duration,
-}
 
 /// See the module documentation.
 pub struct RedisState {
     client: Client,
     keys: Keys,
     lock_policy: LockPolicy,
-}
-
-/// A Redis failure as the service reports it (`internalError`).
-fn redis_error(error: Error) -> ChatServiceError {
-    let message = match error.kind() {
-        ErrorKind::Timeout => "Redis did not answer in time".to_string(),
-        ErrorKind::IO | ErrorKind::Canceled => {
-            format!("Redis connection failed ({})", error.details())
-        }
-        _ => format!("Redis failed: {}", error.details()),
-    };
-    ChatServiceError::internal(format!("Error: {message}"))
 }
 
 /// Runs a script by its SHA1, loading it first if Redis lost it (a restart
@@ -114,9 +89,9 @@ async fn eval(
             client
                 .evalsha(script.sha1().clone(), keys, args)
                 .await
-                .map_err(redis_error)
+                .map_err(redis_failure)
         }
-        result => result.map_err(redis_error),
+        result => result.map_err(redis_failure),
     }
 }
 
@@ -129,58 +104,7 @@ async fn load_script(client: &Client, script: &Script) -> Result<()> {
         .script_load_cluster::<Value, _>(lua)
         .await
         .map(drop)
-        .map_err(redis_error)
-}
-
-/// The client configuration for a URL or, in cluster mode, a list of nodes.
-fn client_config(url: &str, cluster: bool) -> Result<Config> {
-    let invalid = |error: Error| {
-        ChatServiceError::internal(format!(
-            "Error: invalid Redis URL '{}': {}",
-            redacted(url),
-            error.details()
-        ))
-    };
-    if !cluster {
-        return Config::from_url(url).map_err(invalid);
-    }
-    let mut nodes = url.split(',').map(str::trim).filter(|n| !n.is_empty());
-    let first = nodes
-        .next()
-        .ok_or_else(|| ChatServiceError::internal("Error: no Redis Cluster node given"))?;
-    let mut cluster_url = if first.contains("://") {
-        first.to_string()
-    } else {
-        format!("redis://{first}")
-    };
-    let others: Vec<String> = nodes
-        .map(|node| {
-            let node = node.split_once("://").map_or(node, |(_, rest)| rest);
-            format!("node={node}")
-        })
-        .collect();
-    if !others.is_empty() {
-        cluster_url.push(if cluster_url.contains('?') { '&' } else { '?' });
-        cluster_url.push_str(&others.join("&"));
-    }
-    Config::from_url_clustered(&cluster_url).map_err(invalid)
-}
-
-/// The URL(s) without credentials, for error messages that end up in logs.
-fn redacted(url: &str) -> String {
-    url.split(',')
-        .map(|node| match node.split_once("://") {
-            Some((scheme, rest)) => {
-                let authority = rest.split('/').next().unwrap_or_default();
-                match authority.rsplit_once('@') {
-                    Some((_, host)) => format!("{scheme}://***@{host}{}", &rest[authority.len()..]),
-                    None => node.to_string(),
-                }
-            }
-            None => node.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join(",")
+        .map_err(redis_failure)
 }
 
 fn flag(on: bool) -> String {
@@ -260,42 +184,16 @@ fn union(mut base: Vec<String>, extra: Vec<String>) -> Vec<String> {
 impl RedisState {
     /// Connects, failing at once (within `command_timeout`) when Redis does
     /// not answer; afterwards the client reconnects by itself.
-    pub async fn connect(options: RedisOptions) -> Result<Self> {
-        let config = client_config(&options.url, options.cluster)?;
-        let timeout = options.command_timeout;
-        let mut builder = Builder::from_config(config);
-        builder
-            .with_performance_config(|c| c.default_command_timeout = timeout)
-            .with_connection_config(|c| {
-                c.connection_timeout = timeout;
-                c.internal_command_timeout = timeout;
-                // A script whose connection dropped may have run: resending it
-                // could post a message twice. The caller gets the error.
-                c.max_command_attempts = 1;
-            })
-            .set_policy(ReconnectPolicy::new_exponential(0, 100, 5_000, 2));
-        let client = builder.build().map_err(redis_error)?;
-        let unreachable = |detail: String| {
-            ChatServiceError::internal(format!(
-                "Error: cannot connect to Redis at {}: {detail}",
-                redacted(&options.url)
-            ))
-        };
-        match tokio::time::timeout(timeout, client.init()).await {
-            Ok(Ok(_task)) => {}
-            Ok(Err(error)) => return Err(unreachable(error.details().to_string())),
-            Err(_) => {
-                let _ = client.quit().await;
-                return Err(unreachable("no answer in time".into()));
-            }
-        }
+    pub async fn connect(settings: &RedisSettings, prefix: &str) -> Result<Self> {
+        let client = settings.builder()?.build().map_err(redis_failure)?;
+        settings.connect(&client).await?;
         let loads = SCRIPTS.all().map(|script| load_script(&client, script));
         for loaded in join_all(loads).await {
             loaded?;
         }
         Ok(Self {
             client,
-            keys: Keys::new(&options.prefix),
+            keys: Keys::new(prefix),
             lock_policy: LockPolicy::default(),
         })
     }
@@ -506,7 +404,7 @@ impl State for RedisState {
             .client
             .exists(self.keys.room_info(name))
             .await
-            .map_err(redis_error)?;
+            .map_err(redis_failure)?;
         Ok(n > 0)
     }
 
@@ -836,7 +734,7 @@ impl State for RedisState {
             .client
             .exists(self.keys.user_info(name))
             .await
-            .map_err(redis_error)?;
+            .map_err(redis_failure)?;
         Ok(n > 0)
     }
 
@@ -914,7 +812,7 @@ impl State for RedisState {
             .client
             .hset(self.keys.instance_sockets(instance), (socket, user))
             .await
-            .map_err(redis_error)?;
+            .map_err(redis_failure)?;
         self.user_call(&SCRIPTS.user_add_socket, user, &[socket, instance], "")
             .await?
             .count()
@@ -949,7 +847,7 @@ impl State for RedisState {
                 .client
                 .hdel(self.keys.instance_sockets(&instance), socket)
                 .await
-                .map_err(redis_error)?;
+                .map_err(redis_failure)?;
             Ok::<_, ChatServiceError>(())
         };
         let leaves = rooms.into_iter().map(|(room, listed)| {
@@ -978,7 +876,7 @@ impl State for RedisState {
             .client
             .hgetall(self.keys.instance_sockets(instance))
             .await
-            .map_err(redis_error)?;
+            .map_err(redis_failure)?;
         Ok(sockets
             .into_iter()
             .map(|(id, user)| SocketEntry { id, user })
@@ -995,14 +893,14 @@ impl State for RedisState {
                 false,
             )
             .await
-            .map_err(redis_error)
+            .map_err(redis_failure)
     }
 
     async fn heartbeat(&self, instance: &str) -> Result<Option<i64>> {
         self.client
             .get(self.keys.instance_heartbeat(instance))
             .await
-            .map_err(redis_error)
+            .map_err(redis_failure)
     }
 
     async fn remove_instance(&self, instance: &str) -> Result<()> {
@@ -1010,7 +908,7 @@ impl State for RedisState {
             .client
             .del(self.keys.instance_heartbeat(instance))
             .await
-            .map_err(redis_error)?;
+            .map_err(redis_failure)?;
         Ok(())
     }
 
@@ -1025,7 +923,7 @@ impl State for RedisState {
     }
 
     async fn ping(&self) -> Result<()> {
-        let _: String = self.client.ping(None).await.map_err(redis_error)?;
+        let _: String = self.client.ping(None).await.map_err(redis_failure)?;
         Ok(())
     }
 }

@@ -19,6 +19,7 @@ use serde_json::{Map, json};
 
 use super::lock::LockPolicy;
 use super::*;
+use crate::cluster::redis::RedisSettings;
 
 static SERVER_PORT: OnceLock<u16> = OnceLock::new();
 static PREFIXES: AtomicUsize = AtomicUsize::new(0);
@@ -88,11 +89,10 @@ fn server_port() -> u16 {
     })
 }
 
-fn options(port: u16, prefix: &str) -> RedisOptions {
-    RedisOptions {
+fn settings(port: u16) -> RedisSettings {
+    RedisSettings {
         url: format!("redis://127.0.0.1:{port}"),
         cluster: false,
-        prefix: prefix.to_string(),
         command_timeout: Duration::from_secs(5),
     }
 }
@@ -103,7 +103,7 @@ fn unique_prefix() -> String {
 }
 
 async fn connect(prefix: &str) -> RedisState {
-    RedisState::connect(options(server_port(), prefix))
+    RedisState::connect(&settings(server_port()), prefix)
         .await
         .expect("cannot connect to the test redis-server")
 }
@@ -324,9 +324,9 @@ async fn expired_lock_is_taken_over_and_not_released_by_its_old_holder() {
 async fn connect_fails_fast_when_redis_is_unreachable() {
     let port = free_port();
     let started = Instant::now();
-    let mut opts = options(port, "x");
+    let mut opts = settings(port);
     opts.command_timeout = Duration::from_secs(2);
-    let error = RedisState::connect(opts).await.err().unwrap();
+    let error = RedisState::connect(&opts, "x").await.err().unwrap();
     assert!(started.elapsed() < Duration::from_secs(4));
     let ChatServiceError::Internal(message) = error else {
         panic!("not an internal error: {error:?}");
@@ -341,9 +341,9 @@ async fn connect_fails_fast_when_redis_is_unreachable() {
 async fn calls_fail_in_time_while_redis_is_down_and_recover_after() {
     let port = free_port();
     start_redis(port);
-    let mut opts = options(port, "x");
+    let mut opts = settings(port);
     opts.command_timeout = Duration::from_secs(1);
-    let state = RedisState::connect(opts).await.unwrap();
+    let state = RedisState::connect(&opts, "x").await.unwrap();
     state.add_room("r", with_history(5)).await.unwrap();
     // Stops the server (it loses everything, scripts included).
     let _ = raw_command(port, "SHUTDOWN NOSAVE\r\n");
@@ -364,37 +364,6 @@ async fn calls_fail_in_time_while_redis_is_down_and_recover_after() {
     state.add_room("r", with_history(5)).await.unwrap();
     assert_eq!(post(&state, "r", text("x")).await["id"], json!(1));
     let _ = raw_command(port, "SHUTDOWN NOSAVE\r\n");
-}
-
-#[test]
-fn urls_in_messages_hide_credentials() {
-    assert_eq!(
-        redacted("redis://user:secret@h:1/2,redis://h2:3"),
-        "redis://***@h:1/2,redis://h2:3"
-    );
-    assert_eq!(redacted("h:1"), "h:1");
-}
-
-#[test]
-fn cluster_node_lists_become_one_cluster_config() {
-    let config = client_config("10.0.0.1:7000, redis://10.0.0.2:7001,10.0.0.3:7002", true).unwrap();
-    let hosts: Vec<String> = config
-        .server
-        .hosts()
-        .iter()
-        .map(|s| format!("{}:{}", s.host, s.port))
-        .collect();
-    let mut sorted = hosts.clone();
-    sorted.sort();
-    assert_eq!(sorted, ["10.0.0.1:7000", "10.0.0.2:7001", "10.0.0.3:7002"]);
-    assert!(config.server.is_clustered());
-    assert!(client_config("", true).is_err());
-    assert!(
-        !client_config("redis://h:1", false)
-            .unwrap()
-            .server
-            .is_clustered()
-    );
 }
 
 /// The race `delete_room` guards against: a join between its room step and
