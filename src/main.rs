@@ -4,8 +4,9 @@
 use std::process::ExitCode;
 
 use chat_service::auth::{AuthError, Authenticator};
+use chat_service::cluster::redis::RedisSettings;
 use chat_service::config::{Config, ConfigError, LogFormat, StateKind};
-use chat_service::server::{Server, ServerSettings, Static};
+use chat_service::server::{Server, ServerSettings, StartError, StateSettings, Static};
 use chat_service::{ChatService, ChatServiceError};
 
 fn main() -> ExitCode {
@@ -21,11 +22,6 @@ fn main() -> ExitCode {
         Ok(auth) => auth,
         Err(error) => return bad_configuration(&error),
     };
-    if config.state == StateKind::Redis {
-        return bad_configuration(
-            &"invalid value for --state: redis is not available in this build",
-        );
-    }
     init_logging(config.log_format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
@@ -36,12 +32,16 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(run(config, auth)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
+        Err(StartError::Configuration(error)) => bad_configuration(&error),
+        Err(StartError::Other(error)) => {
             eprintln!("chat-service: {error:#}");
             ExitCode::FAILURE
         }
     }
 }
+
+/// No Redis call waits longer: a lost Redis gives clear errors, not hangs.
+const REDIS_COMMAND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 fn bad_configuration(error: &dyn std::fmt::Display) -> ExitCode {
     eprintln!("chat-service: {error}");
@@ -60,7 +60,7 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-async fn run(config: Config, auth: Authenticator) -> anyhow::Result<()> {
+async fn run(config: Config, auth: Authenticator) -> Result<(), StartError> {
     if auth.is_dev_mode() {
         tracing::warn!("--auth query: any client can log in as any user (development only)");
     }
@@ -76,6 +76,17 @@ async fn run(config: Config, auth: Authenticator) -> anyhow::Result<()> {
             config.static_dir.clone().map_or(Static::Demo, Static::Dir)
         },
         max_payload_bytes: config.max_payload_bytes,
+        state: match config.state {
+            StateKind::Memory => StateSettings::Memory,
+            StateKind::Redis => StateSettings::Redis {
+                redis: RedisSettings {
+                    url: config.redis_url.clone(),
+                    cluster: config.redis_cluster,
+                    command_timeout: REDIS_COMMAND_TIMEOUT,
+                },
+                prefix: config.redis_prefix.clone(),
+            },
+        },
     };
     let server = Server::start(
         settings,
@@ -89,7 +100,7 @@ async fn run(config: Config, auth: Authenticator) -> anyhow::Result<()> {
     )
     .await?;
     println!("chat-service listening on http://{}", server.addr);
-    server.wait().await
+    Ok(server.wait().await?)
 }
 
 /// The binary's `onConnect`: credentials from the handshake.

@@ -7,20 +7,28 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use axum::Router;
 use axum::http::{HeaderValue, Method, header};
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use socketioxide::SocketIo;
+use socketioxide::adapter::Adapter;
+use socketioxide::service::SocketIoService;
+use socketioxide_core::adapter::DefinedAdapter;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::services::{ServeDir, ServeFile};
 
+use crate::cluster::redis::RedisSettings;
+use crate::cluster::{ClusterBus, adapter};
+use crate::error::ChatServiceError;
 use crate::hooks::Hooks;
 use crate::http::{self, AppState};
 use crate::options::ServiceOptions;
 use crate::service::ChatService;
-use crate::state::{MemoryState, State};
+use crate::state::{MemoryState, RedisState, State};
+use crate::transport::connection::NamespaceInit;
 use crate::transport::legacy::{self, LegacyCompat};
 
 /// What the binary serves, and how.
@@ -34,6 +42,7 @@ pub struct ServerSettings {
     /// What is served at `/`.
     pub static_files: Static,
     pub max_payload_bytes: u64,
+    pub state: StateSettings,
 }
 
 /// The files served at `/`.
@@ -50,6 +59,40 @@ pub enum Static {
 /// The built-in page at `/`.
 const DEMO_PAGE: &str = include_str!("../web/index.html");
 
+/// Where the service keeps its state.
+#[derive(Debug, Clone)]
+pub enum StateSettings {
+    /// In this process (one instance).
+    Memory,
+    /// In Redis, shared by every instance with the same `prefix`.
+    Redis {
+        redis: RedisSettings,
+        prefix: String,
+    },
+}
+
+/// Why a server did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Bad configuration (Redis unreachable, …): the binary exits 2.
+    #[error("{0}")]
+    Configuration(String),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+impl From<std::io::Error> for StartError {
+    fn from(error: std::io::Error) -> Self {
+        Self::Other(error.into())
+    }
+}
+
+impl From<ChatServiceError> for StartError {
+    fn from(error: ChatServiceError) -> Self {
+        Self::Other(anyhow::anyhow!(error.to_wire_string()))
+    }
+}
+
 /// A started server: its address and service, until `shutdown` resolves.
 pub struct Server {
     pub addr: SocketAddr,
@@ -57,74 +100,165 @@ pub struct Server {
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
+/// What `launch` needs besides the socket.io server.
+struct Parts<H, F> {
+    settings: ServerSettings,
+    listener: TcpListener,
+    service_slot: Arc<OnceLock<ChatService>>,
+    state: Arc<dyn State>,
+    bus: ClusterBus,
+    configure: H,
+    shutdown: F,
+}
+
 impl Server {
-    /// Binds, starts the service and serves until `shutdown` resolves; then
-    /// closes the service gracefully.
+    /// Connects the state (Redis: before binding, so an unreachable Redis
+    /// is a configuration error), binds, starts the service and serves
+    /// until `shutdown` resolves; then closes the service gracefully.
     pub async fn start(
         settings: ServerSettings,
         configure: impl FnOnce(&mut Hooks),
         shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> anyhow::Result<Server> {
-        let state: Arc<dyn State> = Arc::new(MemoryState::new());
+    ) -> Result<Server, StartError> {
+        let bus_timeout = settings.service.bus_ack_timeout;
+        let redis = match &settings.state {
+            StateSettings::Memory => None,
+            StateSettings::Redis { redis, prefix } => {
+                let unreachable = |e: ChatServiceError| {
+                    StartError::Configuration(format!("--redis-url: {}", e.message()))
+                };
+                let state = RedisState::connect(redis, prefix)
+                    .await
+                    .map_err(unreachable)?;
+                let adapter = adapter::redis_adapter(redis, prefix, bus_timeout)
+                    .await
+                    .map_err(unreachable)?;
+                let bus = ClusterBus::redis(redis, prefix, bus_timeout)
+                    .await
+                    .map_err(unreachable)?;
+                Some((state, adapter, bus))
+            }
+        };
         let listener = TcpListener::bind((settings.host.as_str(), settings.port)).await?;
-        let addr = listener.local_addr()?;
 
         // The routes need the service, the service needs socket.io, and
         // socket.io wraps the routes: the service is filled in once started.
         let service_slot = Arc::new(OnceLock::new());
-        let app = AppState {
-            service: service_slot.clone(),
-            admin_token: settings.admin_token.clone(),
-            state_kind: "memory",
-        };
-        let mut router = http::router(app);
-        match &settings.static_files {
-            Static::Dir(dir) => {
-                let index = dir.join("index.html");
-                router =
-                    router.fallback_service(ServeDir::new(dir).fallback(ServeFile::new(index)));
-            }
-            Static::Demo => router = router.route("/", get(|| async { Html(DEMO_PAGE) })),
-            Static::None => {}
-        }
+        let router = routes(&settings, service_slot.clone());
         let payload_limit = usize::try_from(settings.max_payload_bytes).unwrap_or(usize::MAX);
-        let (io_service, io) = SocketIo::builder()
+        let builder = SocketIo::builder()
             .ping_interval(Duration::from_millis(25_000))
             .ping_timeout(Duration::from_millis(5_000))
             .max_payload(settings.max_payload_bytes)
             .ws_max_message_size(payload_limit)
             .ws_max_frame_size(payload_limit)
-            .max_buffer_size(4096)
-            .build_with_inner_svc(router);
-        let service = ChatService::builder(settings.service.clone())
-            .state(state)
-            .hooks(configure)
-            .start(&io)
-            .await?;
-        let _ = service_slot.set(service.clone());
-
-        let app = ServiceBuilder::new()
-            .map_response(IntoResponse::into_response)
-            .layer(cors(&settings.cors_origin))
-            .service(LegacyCompat::new(io_service).with_max_payload(payload_limit));
-        let closing = service.clone();
-        let task = tokio::spawn(legacy::serve(listener, app, async move {
-            shutdown.await;
-            if let Err(error) = closing.close().await {
-                tracing::warn!(%error, "close finished with an error");
+            .max_buffer_size(4096);
+        match redis {
+            None => {
+                let (io_service, io) = builder.build_with_inner_svc(router);
+                let parts = Parts {
+                    settings,
+                    listener,
+                    service_slot,
+                    state: Arc::new(MemoryState::new()),
+                    bus: ClusterBus::local(bus_timeout),
+                    configure,
+                    shutdown,
+                };
+                launch(io_service, io, parts).await
             }
-        }));
-        Ok(Server {
-            addr,
-            service,
-            task,
-        })
+            Some((state, adapter, bus)) => {
+                let (io_service, io) = builder
+                    .with_adapter::<adapter::FredAdapter<_>>(adapter)
+                    .build_with_inner_svc(router);
+                let parts = Parts {
+                    settings,
+                    listener,
+                    service_slot,
+                    state: Arc::new(state),
+                    bus,
+                    configure,
+                    shutdown,
+                };
+                launch(io_service, io, parts).await
+            }
+        }
     }
 
     /// Waits until the server has shut down.
     pub async fn wait(self) -> anyhow::Result<()> {
         self.task.await??;
         Ok(())
+    }
+}
+
+/// Starts the service on a socket.io server with any adapter and serves.
+async fn launch<A, H, F>(
+    io_service: SocketIoService<Router, A>,
+    io: SocketIo<A>,
+    parts: Parts<H, F>,
+) -> Result<Server, StartError>
+where
+    A: Adapter + DefinedAdapter,
+    A::InitRes: NamespaceInit,
+    H: FnOnce(&mut Hooks),
+    F: Future<Output = ()> + Send + 'static,
+{
+    let Parts {
+        settings,
+        listener,
+        service_slot,
+        state,
+        bus,
+        configure,
+        shutdown,
+    } = parts;
+    let addr = listener.local_addr()?;
+    let service = ChatService::builder(settings.service.clone())
+        .state(state)
+        .bus(bus)
+        .hooks(configure)
+        .start(&io)
+        .await?;
+    let _ = service_slot.set(service.clone());
+
+    let payload_limit = usize::try_from(settings.max_payload_bytes).unwrap_or(usize::MAX);
+    let app = ServiceBuilder::new()
+        .map_response(IntoResponse::into_response)
+        .layer(cors(&settings.cors_origin))
+        .service(LegacyCompat::new(io_service).with_max_payload(payload_limit));
+    let closing = service.clone();
+    let task = tokio::spawn(legacy::serve(listener, app, async move {
+        shutdown.await;
+        if let Err(error) = closing.close().await {
+            tracing::warn!(%error, "close finished with an error");
+        }
+    }));
+    Ok(Server {
+        addr,
+        service,
+        task,
+    })
+}
+
+/// The HTTP routes behind socket.io: health, admin API, static files.
+fn routes(settings: &ServerSettings, service_slot: Arc<OnceLock<ChatService>>) -> Router {
+    let app = AppState {
+        service: service_slot,
+        admin_token: settings.admin_token.clone(),
+        state_kind: match settings.state {
+            StateSettings::Memory => "memory",
+            StateSettings::Redis { .. } => "redis",
+        },
+    };
+    let router = http::router(app);
+    match &settings.static_files {
+        Static::Dir(dir) => {
+            let index = dir.join("index.html");
+            router.fallback_service(ServeDir::new(dir).fallback(ServeFile::new(index)))
+        }
+        Static::Demo => router.route("/", get(|| async { Html(DEMO_PAGE) })),
+        Static::None => router,
     }
 }
 

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use fred::types::RespVersion;
 use socketioxide_redis::drivers::fred::FredDriver;
 use socketioxide_redis::{InitRes, RedisAdapterConfig, RedisAdapterCtr};
 
@@ -27,8 +28,10 @@ pub async fn redis_adapter(
     prefix: &str,
     request_timeout: Duration,
 ) -> Result<RedisAdapterCtr<FredDriver>> {
-    let client = settings
-        .builder()?
+    let mut builder = settings.builder()?;
+    // The driver publishes on its subscribed connection: RESP3 only.
+    builder.with_config(|config| config.version = RespVersion::RESP3);
+    let client = builder
         .build_subscriber_client()
         .map_err(|e| redis_error("Redis client", e))?;
     settings.connect(&client).await?;
