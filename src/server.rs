@@ -8,8 +8,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::http::{HeaderValue, Method, header};
-use axum::response::{Html, IntoResponse};
-use axum::routing::get;
+use axum::response::IntoResponse;
 use socketioxide::SocketIo;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
@@ -39,16 +38,13 @@ pub struct ServerSettings {
 /// The files served at `/`.
 #[derive(Debug, Clone)]
 pub enum Static {
-    /// The built-in demo page.
+    /// The built-in web chat (`web/`, embedded).
     Demo,
     /// A directory (with `index.html`).
     Dir(PathBuf),
     /// Nothing.
     None,
 }
-
-/// The built-in page at `/`.
-const DEMO_PAGE: &str = include_str!("../web/index.html");
 
 /// A started server: its address and service, until `shutdown` resolves.
 pub struct Server {
@@ -84,7 +80,7 @@ impl Server {
                 router =
                     router.fallback_service(ServeDir::new(dir).fallback(ServeFile::new(index)));
             }
-            Static::Demo => router = router.route("/", get(|| async { Html(DEMO_PAGE) })),
+            Static::Demo => router = router.merge(http::web::routes()),
             Static::None => {}
         }
         let payload_limit = usize::try_from(settings.max_payload_bytes).unwrap_or(usize::MAX);
@@ -106,6 +102,7 @@ impl Server {
         let app = ServiceBuilder::new()
             .map_response(IntoResponse::into_response)
             .layer(cors(&settings.cors_origin))
+            .layer(http::web::ClientBundleLayer)
             .service(LegacyCompat::new(io_service).with_max_payload(payload_limit));
         let closing = service.clone();
         let task = tokio::spawn(legacy::serve(listener, app, async move {

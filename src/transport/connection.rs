@@ -21,6 +21,7 @@ use crate::dispatch::{self, CallContext};
 use crate::error::{ChatServiceError, Result};
 use crate::hooks::BoxFuture;
 use crate::json::{Args, WireArgs};
+use crate::metrics;
 use crate::presence;
 use crate::service::ChatService;
 
@@ -121,6 +122,7 @@ async fn login<A: Adapter>(service: ChatService, socket: SocketRef<A>) {
             }
         }
         Err(error) => {
+            metrics::login_rejected(&error);
             let rendered = error.render(service.options().use_raw_error_objects);
             if let Err(error) = socket.emit("loginRejected", &WireArgs(&[rendered])) {
                 tracing::debug!(%error, "loginRejected not sent");
@@ -156,6 +158,7 @@ async fn register<A: Adapter>(
         return Err(ChatServiceError::NoSocket("connection".into()));
     }
     socket.join([user_channel(&user), id.to_string()]);
+    metrics::socket_logged_in(nconnected);
     service
         .transport()
         .socket_connect_echo(&user, id, nconnected)
@@ -217,6 +220,7 @@ fn listen<A: Adapter>(service: &ChatService, socket: &SocketRef<A>, user: String
             (service.clone(), user.clone(), id.clone(), cleaned.clone());
         async move {
             if !cleaned.swap(true, Ordering::AcqRel) {
+                metrics::socket_disconnected();
                 presence::socket_gone(&service, &user, &id, true).await;
             }
         }
