@@ -102,12 +102,16 @@ pub fn describe() {
     }
 }
 
-/// A socket logged in; `nconnected` counts it.
-pub fn socket_logged_in(nconnected: usize) {
-    gauge!(CONNECTIONS).increment(1.0);
+/// A socket was added to the state; its user now has `nconnected`.
+pub fn socket_added(nconnected: usize) {
     if nconnected == 1 {
         gauge!(USERS_ONLINE).increment(1.0);
     }
+}
+
+/// A socket's login succeeded.
+pub fn socket_logged_in() {
+    gauge!(CONNECTIONS).increment(1.0);
     counter!(LOGINS, "outcome" => "ok").increment(1);
 }
 
@@ -121,8 +125,8 @@ pub fn socket_disconnected() {
     gauge!(CONNECTIONS).decrement(1.0);
 }
 
-/// A socket was removed from the state (disconnect or recovery):
-/// `nconnected` sockets of its user remain, it had been joined to
+/// A socket was removed from the state (disconnect, recovery, a login
+/// undone): `nconnected` sockets of its user remain, it had been joined to
 /// `rooms` rooms.
 pub fn socket_removed(nconnected: usize, rooms: usize) {
     if nconnected == 0 {

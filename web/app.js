@@ -214,7 +214,7 @@
       for (const room of state.rooms.values()) room.joined = false
       render()
       if (reason === 'io server disconnect') {
-        if (state.user) notify('error', 'Disconnected by the server', 'Sign in again to continue.')
+        if (state.user) notify('error', 'Disconnected by the server', 'Reload the page to connect again.')
         setStatus('offline', 'Disconnected by the server')
       } else if (reason !== 'io client disconnect') {
         setStatus('reconnecting', `Connection lost (${reason}); reconnecting…`)

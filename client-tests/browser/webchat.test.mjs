@@ -12,6 +12,7 @@ import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
 import { chromium } from 'playwright-core'
 import { startServer, CLIENT_TESTS_DIR } from '../lib/server.mjs'
+import { makeJwt, nowSec } from '../lib/jwt.mjs'
 
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium'
 const ARTIFACTS = path.join(CLIENT_TESTS_DIR, 'artifacts')
@@ -114,23 +115,57 @@ function uniq (prefix) {
 
 // ---- the tests ------------------------------------------------------
 
-describe('web chat in Chromium', () => {
-  let server
-  let browser
-  const pageErrors = []
+let browser
+const pageErrors = []
 
-  async function newPage (context) {
-    const page = await context.newPage()
-    page.on('pageerror', (error) => pageErrors.push(error.message))
-    page.on('dialog', (dialog) => {
-      pageErrors.push(`unexpected dialog: ${dialog.message()}`)
-      dialog.dismiss().catch(() => {})
-    })
-    return page
-  }
+before(async () => {
+  // launch() runs Chromium on a fresh temporary profile (user data dir).
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'
+    ]
+  })
+})
+
+after(async () => {
+  await browser?.close()
+})
+
+async function newPage (context) {
+  const page = await context.newPage()
+  page.on('pageerror', (error) => pageErrors.push(error.message))
+  page.on('dialog', (dialog) => {
+    pageErrors.push(`unexpected dialog: ${dialog.message()}`)
+    dialog.dismiss().catch(() => {})
+  })
+  return page
+}
+
+function newContext () {
+  return browser.newContext({ viewport: { width: 1280, height: 800 } })
+}
+
+/** Starts a server for one describe; stopping it must exit 0. */
+function useServer (flags) {
+  const holder = {}
+  before(async () => { holder.server = await startServer(flags) })
+  after(async () => {
+    if (!holder.server) return
+    const code = await holder.server.stop()
+    assert.equal(code, 0, holder.server.output())
+  })
+  return holder
+}
+
+describe('web chat in Chromium', () => {
+  const srv = useServer(FLAGS)
+  const server = { get url () { return srv.server.url } }
 
   async function newUser (name) {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } })
+    const context = await newContext()
     const page = await newPage(context)
     await signIn(page, server.url, name)
     return { context, page, name }
@@ -141,26 +176,8 @@ describe('web chat in Chromium', () => {
   const room = uniq('lobby')
 
   before(async () => {
-    server = await startServer(FLAGS)
-    // launch() runs Chromium on a fresh temporary profile (user data dir).
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync'
-      ]
-    })
     alice = await newUser('alice')
     bob = await newUser('bob')
-  })
-
-  after(async () => {
-    await browser?.close()
-    if (server) {
-      const code = await server.stop()
-      assert.equal(code, 0, server.output())
-    }
   })
 
   it('the page comes from the server with the socket.io client bundle, no CDN', async () => {
@@ -330,5 +347,40 @@ describe('web chat in Chromium', () => {
     await waitForTexts(alice.page, ['see you later'])
     await alice.page.screenshot({ path: SCREENSHOT })
     assert.deepEqual(pageErrors, [])
+  })
+})
+
+describe('web chat with --auth jwt and raw error objects', () => {
+  const SECRET = 'web-chat-test-secret'
+  const srv = useServer(['--auth', 'jwt', '--jwt-secret', SECRET, '--use-raw-error-objects'])
+
+  async function signInWithToken (page, token) {
+    await page.goto(`${srv.server.url}/`)
+    await page.fill('#sign-in-token', token)
+    await page.click('#sign-in-form button[type=submit]')
+  }
+
+  it('a wrongly signed token is rejected in words; a good one signs in as its sub', async () => {
+    const context = await newContext()
+    try {
+      const page = await newPage(context)
+      await signInWithToken(page, makeJwt({ sub: 'carol', exp: nowSec() + 600 }, 'not the secret'))
+      await waitForNotice(page, 'Sign-in rejected')
+      await until(page, () => !document.querySelector('#sign-in').hidden, null, 'the sign-in form again')
+
+      await signInWithToken(page, makeJwt({ sub: 'carol', exp: nowSec() + 600 }, SECRET))
+      await waitOnline(page)
+      assert.equal(await page.textContent('#whoami'), 'Signed in as carol')
+      // Errors come as {name, code, args} objects: still shown in words.
+      await page.fill('#room-name', 'nowhere')
+      await page.click('#join-room')
+      await waitForNotice(page, 'No such room nowhere')
+      await page.fill('#room-name', 'bad:name')
+      await page.click('#create-room')
+      await waitForNotice(page, 'Action is not allowed')
+      assert.deepEqual(pageErrors, [])
+    } finally {
+      await context.close()
+    }
   })
 })

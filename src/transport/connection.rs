@@ -153,12 +153,15 @@ async fn register<A: Adapter>(
     let user = user_name(name)?;
     let state = service.state();
     let nconnected = state.add_socket(&user, id, service.instance_id()).await?;
+    metrics::socket_added(nconnected);
     if !socket.connected() {
-        state.remove_socket(&user, id, commands::now_ms()).await?;
+        if let Some(removed) = state.remove_socket(&user, id, commands::now_ms()).await? {
+            metrics::socket_removed(removed.nconnected, removed.rooms.len());
+        }
         return Err(ChatServiceError::NoSocket("connection".into()));
     }
     socket.join([user_channel(&user), id.to_string()]);
-    metrics::socket_logged_in(nconnected);
+    metrics::socket_logged_in();
     service
         .transport()
         .socket_connect_echo(&user, id, nconnected)
