@@ -371,6 +371,8 @@
       await call('roomJoin', name)
     } catch (error) {
       room.wanted = false
+      // A room this page created may have been deleted since.
+      if (words(error).startsWith('No such room ')) forgetCreated(name)
       dropRoomIfUnused(room)
       saveSession()
       render()
@@ -448,7 +450,7 @@
       added++
       if (isCurrent('room', room.name)) insertMessage(id, message, via)
     }
-    if (added && !isCurrent('room', room.name) && via === 'live') {
+    if (added && !isCurrent('room', room.name) && (via === 'live' || via === 'resync')) {
       room.unread += added
       renderRooms()
     }
