@@ -16,6 +16,7 @@ pub mod events;
 pub mod hooks;
 pub mod http;
 pub mod json;
+pub mod metrics;
 pub mod options;
 pub mod presence;
 pub mod server;

@@ -40,6 +40,7 @@ pub async fn socket_gone(service: &ChatService, user: &str, id: &str, run_on_dis
             return;
         }
     };
+    crate::metrics::socket_removed(removed.nconnected, removed.rooms.len());
     let transport = service.transport();
     for (room, njoined, userlist_updates) in &removed.rooms {
         transport.leave_local(id, room);

@@ -9,8 +9,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::http::{HeaderValue, Method, header};
-use axum::response::{Html, IntoResponse};
-use axum::routing::get;
+use axum::response::IntoResponse;
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 use socketioxide::service::SocketIoService;
@@ -55,9 +54,6 @@ pub enum Static {
     /// Nothing.
     None,
 }
-
-/// The built-in page at `/`.
-const DEMO_PAGE: &str = include_str!("../web/index.html");
 
 /// Where the service keeps its state.
 #[derive(Debug, Clone)]
@@ -226,6 +222,7 @@ where
     let app = ServiceBuilder::new()
         .map_response(IntoResponse::into_response)
         .layer(cors(&settings.cors_origin))
+        .layer(http::web::ClientBundleLayer)
         .service(LegacyCompat::new(io_service).with_max_payload(payload_limit));
     let closing = service.clone();
     let task = tokio::spawn(legacy::serve(listener, app, async move {
@@ -257,7 +254,7 @@ fn routes(settings: &ServerSettings, service_slot: Arc<OnceLock<ChatService>>) -
             let index = dir.join("index.html");
             router.fallback_service(ServeDir::new(dir).fallback(ServeFile::new(index)))
         }
-        Static::Demo => router.route("/", get(|| async { Html(DEMO_PAGE) })),
+        Static::Demo => router.merge(http::web::routes()),
         Static::None => router,
     }
 }

@@ -407,7 +407,9 @@ impl ChatService {
                 .enable_userlist_updates
                 .unwrap_or(defaults.enable_userlist_updates),
         };
-        self.state().add_room(name, config).await
+        self.state().add_room(name, config).await?;
+        crate::metrics::room_created();
+        Ok(())
     }
 
     /// Runs `roomDelete` as an anonymous bypass call (its hooks run).

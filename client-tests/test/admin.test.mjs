@@ -235,7 +235,7 @@ describe('GET /health', { skip: ADMIN_SKIP }, () => {
 describe('other HTTP endpoints', () => {
   const srv = useServer(before, after)
 
-  it('serves the socket.io client bundle at /socket.io/socket.io.js (protocol.md 1.1)', { todo: 'bundled with the web chat (issue 4)' }, async () => {
+  it('serves the socket.io client bundle at /socket.io/socket.io.js (protocol.md 1.1)', async () => {
     const res = await fetch(`${srv.url}/socket.io/socket.io.js`, { signal: AbortSignal.timeout(5000) })
     assert.equal(res.status, 200)
     assert.match(res.headers.get('content-type') || '', /javascript/)
@@ -243,7 +243,7 @@ describe('other HTTP endpoints', () => {
     assert.ok(body.length > 1000, 'a real bundle')
   })
 
-  it('GET /metrics: Prometheus text', { skip: OURS_ONLY, todo: 'metrics (issue 4)' }, async () => {
+  it('GET /metrics: Prometheus text', { skip: OURS_ONLY }, async () => {
     const res = await fetch(`${srv.url}/metrics`, { signal: AbortSignal.timeout(5000) })
     assert.equal(res.status, 200)
     assert.match(res.headers.get('content-type') || '', /^text\/plain/)

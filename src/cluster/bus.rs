@@ -198,6 +198,7 @@ impl ClusterBus {
                     self.0
                         .timeouts
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    crate::metrics::bus_timeout();
                     tracing::warn!(%socket, %room, "no instance confirmed roomLeaveSocket in time");
                     Ok(())
                 }

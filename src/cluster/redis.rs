@@ -77,6 +77,7 @@ pub fn redis_error(context: &str, error: impl std::fmt::Display) -> ChatServiceE
 
 /// A Redis failure as the service reports it (`internalError`).
 pub fn redis_failure(error: Error) -> ChatServiceError {
+    crate::metrics::redis_error();
     let message = match error.kind() {
         ErrorKind::Timeout => "Redis did not answer in time".to_string(),
         ErrorKind::IO | ErrorKind::Canceled => {

@@ -170,6 +170,7 @@ impl Cmd for DirectMessage {
         transport
             .emit(recipient, "directMessage", std::slice::from_ref(&message))
             .await;
+        crate::metrics::direct_message_delivered();
         if let Some(user) = cx.user {
             let echo = Target::User {
                 name: user,

@@ -57,6 +57,7 @@ impl Cmd for RoomMessage {
             .transport()
             .emit_message(Target::Room(&self.room), "roomMessage", &self.room, &stored)
             .await;
+        crate::metrics::room_message_broadcast();
         Ok(id)
     }
 }

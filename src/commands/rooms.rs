@@ -8,6 +8,7 @@ use crate::dispatch::{Exec, args};
 use crate::error::{ChatServiceError, Result};
 use crate::events::ServiceEvent;
 use crate::hooks::RoomEvent;
+use crate::metrics;
 use crate::service::ChatService;
 use crate::state::RoomConfig;
 
@@ -38,6 +39,7 @@ impl Cmd for RoomCreate {
             ..cx.service.default_room_config()
         };
         cx.service.state().add_room(&self.room, config).await?;
+        metrics::room_created();
         Ok(Value::Null)
     }
 }
@@ -47,6 +49,7 @@ room_command!(RoomDelete, |cx, room| {
         return Err(ChatServiceError::NotAllowed);
     }
     let removed = cx.service.state().delete_room(room, cx.actor()).await?;
+    metrics::room_deleted();
     for (user, sockets) in removed {
         // The channel is being emptied: no `roomUserLeft` here.
         after_removal(cx.service, room, &user, &sockets, false).await;
@@ -94,6 +97,7 @@ room_command!(RoomJoin, |cx, room| {
     transport
         .room_joined_echo(user, cx.join_echo_except(), room, id, joined.njoined)
         .await;
+    metrics::socket_joined_room();
     Ok(json!(joined.njoined))
 });
 
@@ -125,6 +129,7 @@ room_command!(RoomLeave, |cx, room| {
     let transport = service.transport();
     service.leave_channel(id, room).await;
     if left.was_joined {
+        metrics::sockets_left_rooms(1);
         transport
             .room_left_echo(user, cx.join_echo_except(), room, id, left.njoined)
             .await;
@@ -184,6 +189,7 @@ async fn after_removal(
     if sockets.is_empty() {
         return;
     }
+    metrics::sockets_left_rooms(sockets.len());
     let transport = service.transport();
     for id in sockets {
         service.leave_channel(id, room).await;

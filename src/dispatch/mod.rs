@@ -4,11 +4,15 @@
 
 pub mod args;
 
+use std::time::Instant;
+
 use serde_json::{Map, Value};
+use tracing::Instrument;
 
 use crate::commands::{self, Command};
 use crate::error::{ChatServiceError, Result};
 use crate::hooks::Flow;
+use crate::metrics;
 use crate::service::ChatService;
 
 /// Who runs a command: a client request or an `execUserCommand` context.
@@ -115,8 +119,29 @@ pub async fn check_arguments(service: &ChatService, name: &str, args: Vec<Value>
 }
 
 /// Runs one command through the whole pipeline; the result is the list of
-/// ack values after `null`.
+/// ack values after `null`. Measured (`crate::metrics`: count by outcome,
+/// latency) and traced in a `command` span with the command's name, user
+/// and room.
 pub async fn execute(
+    service: &ChatService,
+    context: CallContext,
+    name: &str,
+    args: Vec<Value>,
+) -> Result<Vec<Value>> {
+    let room = name
+        .starts_with("room")
+        .then(|| args.first().and_then(Value::as_str))
+        .flatten();
+    let span = tracing::info_span!("command", name, user = context.user_name.as_deref(), room,);
+    let started = Instant::now();
+    let outcome = pipeline(service, context, name, args)
+        .instrument(span)
+        .await;
+    metrics::command_done(name, &outcome, started.elapsed());
+    outcome
+}
+
+async fn pipeline(
     service: &ChatService,
     context: CallContext,
     name: &str,

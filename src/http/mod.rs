@@ -1,7 +1,10 @@
-//! The HTTP side of the server: `/health`, the admin API, the demo page,
-//! CORS. socket.io itself is served by the socketioxide layer in front.
+//! The HTTP side of the server: `/health`, `/metrics`, the admin API, the
+//! web chat, CORS. socket.io itself is served by the socketioxide layer in
+//! front.
 
 pub mod admin;
+pub mod metrics;
+pub mod web;
 
 use axum::Json;
 use axum::Router;
@@ -26,10 +29,13 @@ pub struct AppState {
     pub state_kind: &'static str,
 }
 
-/// The routes of interface.md 3 and 4.
+/// The routes of interface.md 3 and 4. Installs the Prometheus recorder
+/// (once per process) so that everything from now on is measured.
 pub fn router(app: AppState) -> Router {
+    metrics::handle();
     Router::new()
         .route("/health", get(health))
+        .route("/metrics", get(metrics::serve))
         .route("/api/{method}", post(admin::handle))
         .with_state(app)
 }

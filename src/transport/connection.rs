@@ -21,6 +21,7 @@ use crate::dispatch::{self, CallContext};
 use crate::error::{ChatServiceError, Result};
 use crate::hooks::BoxFuture;
 use crate::json::{Args, WireArgs};
+use crate::metrics;
 use crate::presence;
 use crate::service::ChatService;
 
@@ -121,6 +122,7 @@ async fn login<A: Adapter>(service: ChatService, socket: SocketRef<A>) {
             }
         }
         Err(error) => {
+            metrics::login_rejected(&error);
             let rendered = error.render(service.options().use_raw_error_objects);
             if let Err(error) = socket.emit("loginRejected", &WireArgs(&[rendered])) {
                 tracing::debug!(%error, "loginRejected not sent");
@@ -151,11 +153,15 @@ async fn register<A: Adapter>(
     let user = user_name(name)?;
     let state = service.state();
     let nconnected = state.add_socket(&user, id, service.instance_id()).await?;
+    metrics::socket_added(nconnected);
     if !socket.connected() {
-        state.remove_socket(&user, id, commands::now_ms()).await?;
+        if let Some(removed) = state.remove_socket(&user, id, commands::now_ms()).await? {
+            metrics::socket_removed(removed.nconnected, removed.rooms.len());
+        }
         return Err(ChatServiceError::NoSocket("connection".into()));
     }
     socket.join([user_channel(&user), id.to_string()]);
+    metrics::socket_logged_in();
     service
         .transport()
         .socket_connect_echo(&user, id, nconnected)
@@ -217,6 +223,7 @@ fn listen<A: Adapter>(service: &ChatService, socket: &SocketRef<A>, user: String
             (service.clone(), user.clone(), id.clone(), cleaned.clone());
         async move {
             if !cleaned.swap(true, Ordering::AcqRel) {
+                metrics::socket_disconnected();
                 presence::socket_gone(&service, &user, &id, true).await;
             }
         }

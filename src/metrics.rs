@@ -1,0 +1,194 @@
+//! What the service measures: every metric's name and meaning, and the small
+//! functions the code calls where things happen.
+//!
+//! Recording goes through the [`metrics`](::metrics) facade: a library user
+//! who installs no recorder pays nothing (every call is a no-op); the
+//! binary's `GET /metrics` (`http::metrics`) installs the Prometheus
+//! recorder and [`describe`]s everything, so every metric is exported from
+//! the start, at zero.
+//!
+//! The gauges are kept from transitions (+1 / -1 where a socket logs in,
+//! joins, leaves, goes away). A transition is recorded by the instance that
+//! performs it: on one instance the gauges are exact; in a cluster a user
+//! may come online on one instance and go offline on another (or be cleaned
+//! up by `instanceRecovery`), so only the sum over instances is meaningful
+//! for `users_online` and `joined_sockets`.
+
+use std::time::Duration;
+
+use ::metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge};
+
+use crate::commands;
+use crate::error::ChatServiceError;
+
+/// Gauge: sockets logged in on this instance (a socket counts from
+/// `loginConfirmed` until its disconnect).
+pub const CONNECTIONS: &str = "chat_service_connections";
+/// Gauge: users with at least one logged-in socket (0 -> 1 and 1 -> 0
+/// transitions of a user's `nconnected`).
+pub const USERS_ONLINE: &str = "chat_service_users_online";
+/// Gauge: (socket, room) memberships: `roomJoin` of a socket not yet
+/// joined adds one; `roomLeave`, disconnect and access removal take away.
+pub const JOINED_SOCKETS: &str = "chat_service_joined_sockets";
+/// Counter `{outcome}`: logins, `ok` or the error code of `loginRejected`.
+pub const LOGINS: &str = "chat_service_logins_total";
+/// Counter `{command, outcome}`: commands run (client requests and
+/// `execUserCommand`), by name and outcome: `ok` or the error code
+/// (`noRoom`, `notJoined`, `internalError`, a hook's own code …). Unknown
+/// command names (server calls only) are counted as `command="unknown"`.
+pub const COMMANDS: &str = "chat_service_commands_total";
+/// Histogram `{command}`: the time a command took, hooks included.
+pub const COMMAND_DURATION: &str = "chat_service_command_duration_seconds";
+/// Counter: room messages accepted and broadcast to their room's channel
+/// (one per message, whatever the number of recipients: with a remote
+/// adapter the recipients on other instances are not known here).
+pub const ROOM_MESSAGES: &str = "chat_service_room_messages_total";
+/// Counter: direct messages delivered to their recipient's sockets.
+pub const DIRECT_MESSAGES: &str = "chat_service_direct_messages_total";
+/// Counter: rooms created (`roomCreate`, `addRoom`).
+pub const ROOMS_CREATED: &str = "chat_service_rooms_created_total";
+/// Counter: rooms deleted (`roomDelete`, `deleteRoom`).
+pub const ROOMS_DELETED: &str = "chat_service_rooms_deleted_total";
+/// Counter: failed Redis operations (state or adapter), see [`redis_error`].
+pub const REDIS_ERRORS: &str = "chat_service_redis_errors_total";
+/// Counter: cluster bus requests that got no answer within
+/// `busAckTimeout`, see [`bus_timeout`].
+pub const BUS_TIMEOUTS: &str = "chat_service_bus_timeouts_total";
+
+/// The latency buckets of [`COMMAND_DURATION`], in seconds.
+pub const DURATION_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0,
+];
+
+/// Describes every metric to the installed recorder and registers the
+/// unlabelled ones, so that a scrape shows them at zero before anything
+/// happened.
+pub fn describe() {
+    describe_gauge!(CONNECTIONS, "Sockets logged in on this instance");
+    describe_gauge!(USERS_ONLINE, "Users with at least one logged-in socket");
+    describe_gauge!(JOINED_SOCKETS, "Socket memberships of rooms");
+    describe_counter!(LOGINS, "Logins by outcome (ok or the error code)");
+    describe_counter!(
+        COMMANDS,
+        "Commands run, by command name and outcome (ok or the error code)"
+    );
+    describe_histogram!(
+        COMMAND_DURATION,
+        Unit::Seconds,
+        "Command latency, hooks included"
+    );
+    describe_counter!(ROOM_MESSAGES, "Room messages broadcast to their room");
+    describe_counter!(DIRECT_MESSAGES, "Direct messages delivered to a recipient");
+    describe_counter!(ROOMS_CREATED, "Rooms created");
+    describe_counter!(ROOMS_DELETED, "Rooms deleted");
+    describe_counter!(REDIS_ERRORS, "Failed Redis operations");
+    describe_counter!(
+        BUS_TIMEOUTS,
+        "Cluster bus requests without an answer within busAckTimeout"
+    );
+    for name in [CONNECTIONS, USERS_ONLINE, JOINED_SOCKETS] {
+        gauge!(name).increment(0.0);
+    }
+    for name in [
+        ROOM_MESSAGES,
+        DIRECT_MESSAGES,
+        ROOMS_CREATED,
+        ROOMS_DELETED,
+        REDIS_ERRORS,
+        BUS_TIMEOUTS,
+    ] {
+        counter!(name).increment(0);
+    }
+}
+
+/// A socket was added to the state; its user now has `nconnected`.
+pub fn socket_added(nconnected: usize) {
+    if nconnected == 1 {
+        gauge!(USERS_ONLINE).increment(1.0);
+    }
+}
+
+/// A socket's login succeeded.
+pub fn socket_logged_in() {
+    gauge!(CONNECTIONS).increment(1.0);
+    counter!(LOGINS, "outcome" => "ok").increment(1);
+}
+
+/// A login was rejected with `error`.
+pub fn login_rejected(error: &ChatServiceError) {
+    counter!(LOGINS, "outcome" => error.code().to_string()).increment(1);
+}
+
+/// A logged-in socket of this instance disconnected.
+pub fn socket_disconnected() {
+    gauge!(CONNECTIONS).decrement(1.0);
+}
+
+/// A socket was removed from the state (disconnect, recovery, a login
+/// undone): `nconnected` sockets of its user remain, it had been joined to
+/// `rooms` rooms.
+pub fn socket_removed(nconnected: usize, rooms: usize) {
+    if nconnected == 0 {
+        gauge!(USERS_ONLINE).decrement(1.0);
+    }
+    sockets_left_rooms(rooms);
+}
+
+/// A socket joined a room it was not joined to.
+pub fn socket_joined_room() {
+    gauge!(JOINED_SOCKETS).increment(1.0);
+}
+
+/// `n` socket memberships ended (`roomLeave`, access removal).
+pub fn sockets_left_rooms(n: usize) {
+    if n > 0 {
+        gauge!(JOINED_SOCKETS).decrement(n as f64);
+    }
+}
+
+/// A command finished with `outcome` after `elapsed`.
+pub fn command_done<T>(name: &str, outcome: &Result<T, ChatServiceError>, elapsed: Duration) {
+    let command = if commands::arity(name).is_some() {
+        name.to_string()
+    } else {
+        "unknown".to_string()
+    };
+    let outcome = match outcome {
+        Ok(_) => "ok".to_string(),
+        Err(error) => error.code().to_string(),
+    };
+    ::metrics::histogram!(COMMAND_DURATION, "command" => command.clone())
+        .record(elapsed.as_secs_f64());
+    counter!(COMMANDS, "command" => command, "outcome" => outcome).increment(1);
+}
+
+/// A room message was broadcast to its room.
+pub fn room_message_broadcast() {
+    counter!(ROOM_MESSAGES).increment(1);
+}
+
+/// A direct message was sent to its recipient.
+pub fn direct_message_delivered() {
+    counter!(DIRECT_MESSAGES).increment(1);
+}
+
+/// A room was created.
+pub fn room_created() {
+    counter!(ROOMS_CREATED).increment(1);
+}
+
+/// A room was deleted.
+pub fn room_deleted() {
+    counter!(ROOMS_DELETED).increment(1);
+}
+
+/// A Redis operation failed (call once per failed operation).
+pub fn redis_error() {
+    counter!(REDIS_ERRORS).increment(1);
+}
+
+/// A cluster bus request got no answer within `busAckTimeout`.
+pub fn bus_timeout() {
+    counter!(BUS_TIMEOUTS).increment(1);
+}
