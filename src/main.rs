@@ -7,7 +7,7 @@ use chat_service::auth::{AuthError, Authenticator};
 use chat_service::cluster::redis::RedisSettings;
 use chat_service::config::{Config, ConfigError, LogFormat, StateKind};
 use chat_service::server::{Server, ServerSettings, StartError, StateSettings, Static};
-use chat_service::{ChatService, ChatServiceError};
+use chat_service::{ChatService, ChatServiceError, RoomInit};
 
 fn main() -> ExitCode {
     let config = match Config::load() {
@@ -40,6 +40,9 @@ fn main() -> ExitCode {
     }
 }
 
+/// The room the built-in demo page offers from the start.
+const DEMO_ROOM: &str = "lobby";
+
 /// No Redis call waits longer: a lost Redis gives clear errors, not hangs.
 const REDIS_COMMAND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -64,6 +67,7 @@ async fn run(config: Config, auth: Authenticator) -> Result<(), StartError> {
     if auth.is_dev_mode() {
         tracing::warn!("--auth query: any client can log in as any user (development only)");
     }
+    let demo = !config.no_static && config.static_dir.is_none();
     let settings = ServerSettings {
         host: config.host.clone(),
         port: config.port,
@@ -99,6 +103,18 @@ async fn run(config: Config, auth: Authenticator) -> Result<(), StartError> {
         shutdown_signal(),
     )
     .await?;
+    if demo {
+        // The demo page needs a room to chat in even when clients may not
+        // create rooms (the default).
+        match server
+            .service
+            .add_room(DEMO_ROOM, RoomInit::default())
+            .await
+        {
+            Ok(()) | Err(ChatServiceError::RoomExists(_)) => {}
+            Err(error) => tracing::warn!(%error, "cannot create the demo room"),
+        }
+    }
     println!("chat-service listening on http://{}", server.addr);
     Ok(server.wait().await?)
 }

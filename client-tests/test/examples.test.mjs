@@ -48,17 +48,22 @@ describe('examples/client.js against the binary', { skip: OURS_ONLY }, () => {
   before(async () => { srv = await startServer(['--admin-token', 'T']) })
   after(() => srv.stop())
 
+  it('the demo room "lobby" exists from the start (the built-in page is served)', async () => {
+    const { stdout } = await runClient(srv.url, 'zed', 'lobby')
+    assert.match(stdout, /joined lobby/)
+  })
+
   it('logs in, joins, sends and reads the history', async () => {
     const res = await fetch(`${srv.url}/api/addRoom`, {
       method: 'POST',
       headers: { authorization: 'Bearer T', 'content-type': 'application/json' },
-      body: JSON.stringify(['lobby'])
+      body: JSON.stringify(['kitchen'])
     })
     assert.equal(res.status, 200)
-    const first = await runClient(srv.url, 'ann', 'lobby')
+    const first = await runClient(srv.url, 'ann', 'kitchen')
     assert.match(first.stdout, /logged in as ann/)
     assert.match(first.stdout, /sent message #1/)
-    const second = await runClient(srv.url, 'bob', 'lobby')
+    const second = await runClient(srv.url, 'bob', 'kitchen')
     assert.match(second.stdout, /#2 bob: hello from bob\n {2}#1 ann: hello from ann/)
   })
 })
