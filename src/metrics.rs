@@ -55,6 +55,12 @@ pub const REDIS_ERRORS: &str = "chat_service_redis_errors_total";
 /// `busAckTimeout`, see [`bus_timeout`].
 pub const BUS_TIMEOUTS: &str = "chat_service_bus_timeouts_total";
 
+/// Counter: pub/sub messages between instances lost because this
+/// instance read them slower than Redis delivered them (see
+/// `cluster::driver`); a member that misses a room message this way sees a
+/// gap in the ids and resyncs with `roomHistoryGet`.
+pub const PUBSUB_LOST: &str = "chat_service_pubsub_lost_total";
+
 /// The latency buckets of [`COMMAND_DURATION`], in seconds.
 pub const DURATION_BUCKETS: &[f64] = &[
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
@@ -87,6 +93,10 @@ pub fn describe() {
         BUS_TIMEOUTS,
         "Cluster bus requests without an answer within busAckTimeout"
     );
+    describe_counter!(
+        PUBSUB_LOST,
+        "Messages between instances lost because this instance read them too slowly"
+    );
     for name in [CONNECTIONS, USERS_ONLINE, JOINED_SOCKETS] {
         gauge!(name).increment(0.0);
     }
@@ -97,6 +107,7 @@ pub fn describe() {
         ROOMS_DELETED,
         REDIS_ERRORS,
         BUS_TIMEOUTS,
+        PUBSUB_LOST,
     ] {
         counter!(name).increment(0);
     }
@@ -186,6 +197,11 @@ pub fn room_deleted() {
 /// A Redis operation failed (call once per failed operation).
 pub fn redis_error() {
     counter!(REDIS_ERRORS).increment(1);
+}
+
+/// Pub/sub messages were lost (the reader fell behind).
+pub fn pubsub_lost(count: u64) {
+    counter!(PUBSUB_LOST).increment(count);
 }
 
 /// A cluster bus request got no answer within `busAckTimeout`.

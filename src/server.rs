@@ -165,7 +165,7 @@ impl Server {
             }
             Some((state, adapter, bus)) => {
                 let (io_service, io) = builder
-                    .with_adapter::<adapter::FredAdapter<_>>(adapter)
+                    .with_adapter::<adapter::RedisAdapter<_>>(adapter)
                     .build_with_inner_svc(router);
                 let parts = Parts {
                     settings,

@@ -4,21 +4,21 @@
 
 use std::time::Duration;
 
-use fred::types::RespVersion;
-use socketioxide_redis::drivers::fred::FredDriver;
 use socketioxide_redis::{InitRes, RedisAdapterConfig, RedisAdapterCtr};
+
+use super::driver::BackpressureDriver;
 
 use super::redis::{RedisSettings, redis_error};
 use crate::error::Result;
 use crate::hooks::BoxFuture;
 use crate::transport::connection::NamespaceInit;
 
-/// Messages buffered between Redis and the adapter before it would drop
-/// them (socketioxide-redis logs and drops when this is full; 1024 is its
-/// default).
+/// Messages buffered between Redis and the adapter (the driver waits when
+/// it is full; 1024 is socketioxide-redis' default).
 const STREAM_BUFFER: usize = 65_536;
 
-pub use socketioxide_redis::FredAdapter;
+/// The socket.io adapter type over our driver.
+pub type RedisAdapter<E> = socketioxide_redis::CustomRedisAdapter<E, BackpressureDriver>;
 
 /// The adapter constructor for `SocketIo::builder().with_adapter()`.
 /// `prefix` separates services sharing one Redis; requests between
@@ -27,24 +27,27 @@ pub async fn redis_adapter(
     settings: &RedisSettings,
     prefix: &str,
     request_timeout: Duration,
-) -> Result<RedisAdapterCtr<FredDriver>> {
-    let mut builder = settings.builder()?;
-    // The driver publishes on its subscribed connection: RESP3 only.
-    builder.with_config(|config| config.version = RespVersion::RESP3);
-    let client = builder
+) -> Result<RedisAdapterCtr<BackpressureDriver>> {
+    let builder = settings.builder()?;
+    let subscriber = builder
         .build_subscriber_client()
         .map_err(|e| redis_error("Redis client", e))?;
-    settings.connect(&client).await?;
+    let publisher = builder
+        .build()
+        .map_err(|e| redis_error("Redis client", e))?;
+    settings.connect(&subscriber).await?;
+    settings.connect(&publisher).await?;
+    // Resubscribe by itself after a reconnect.
+    let _resubscribe = subscriber.manage_subscriptions();
+    let driver = BackpressureDriver::new(subscriber, publisher);
     let config = RedisAdapterConfig::new()
         .with_prefix(format!("{prefix}:socket.io"))
         .with_request_timeout(request_timeout)
         .with_stream_buffer(STREAM_BUFFER);
-    RedisAdapterCtr::new_with_fred_config(client, config)
-        .await
-        .map_err(|e| redis_error("Redis adapter", e))
+    Ok(RedisAdapterCtr::new_with_driver(driver, config))
 }
 
-impl NamespaceInit for InitRes<FredDriver> {
+impl NamespaceInit for InitRes<BackpressureDriver> {
     fn finish(self) -> BoxFuture<Result<()>> {
         Box::pin(async move {
             self.await

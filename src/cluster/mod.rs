@@ -5,6 +5,7 @@
 
 pub mod adapter;
 pub mod bus;
+pub mod driver;
 pub mod redis;
 
 pub use bus::ClusterBus;
