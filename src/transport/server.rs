@@ -7,6 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::{Serialize, Serializer};
 use serde_json::Value;
+use socketioxide::BroadcastError;
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
@@ -91,8 +92,15 @@ impl<A: Adapter> SocketServer for Server<A> {
         if let Some(except) = broadcast.except {
             ops = ops.except(except.to_string());
         }
-        if let Err(error) = ops.emit(event, &payload).await {
-            tracing::debug!(%event, %error, "notification not delivered");
+        match ops.emit(event, &payload).await {
+            Ok(()) => {}
+            Err(error @ BroadcastError::Adapter(_)) => {
+                // The other instances did not get it (Redis unreachable).
+                crate::metrics::redis_error();
+                tracing::warn!(%event, %error, "notification not sent to other instances");
+            }
+            // A socket that went away meanwhile: not the sender's problem.
+            Err(error) => tracing::debug!(%event, %error, "notification not delivered"),
         }
     }
 
