@@ -35,13 +35,8 @@ impl Transport {
         id: &str,
         njoined: usize,
     ) {
-        let target = Target::User { name: user, except };
-        self.emit(
-            target,
-            "roomJoinedEcho",
-            &[json!(room), json!(id), json!(njoined)],
-        )
-        .await;
+        self.membership_echo("roomJoinedEcho", user, except, room, id, njoined)
+            .await;
     }
 
     /// `roomLeftEcho(room, id, njoined)` to the user's sockets but `except`.
@@ -53,13 +48,22 @@ impl Transport {
         id: &str,
         njoined: usize,
     ) {
+        self.membership_echo("roomLeftEcho", user, except, room, id, njoined)
+            .await;
+    }
+
+    async fn membership_echo(
+        &self,
+        event: &str,
+        user: &str,
+        except: Option<&str>,
+        room: &str,
+        id: &str,
+        njoined: usize,
+    ) {
         let target = Target::User { name: user, except };
-        self.emit(
-            target,
-            "roomLeftEcho",
-            &[json!(room), json!(id), json!(njoined)],
-        )
-        .await;
+        self.emit(target, event, &[json!(room), json!(id), json!(njoined)])
+            .await;
     }
 
     /// `roomAccessRemoved(room)` to all the user's sockets.
