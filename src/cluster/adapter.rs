@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use fred::clients::SubscriberClient;
+use fred::interfaces::{EventInterface, PubsubInterface};
 use fred::types::RespVersion;
 use socketioxide_redis::drivers::fred::FredDriver;
 use socketioxide_redis::{InitRes, RedisAdapterConfig, RedisAdapterCtr};
@@ -35,6 +37,7 @@ pub async fn redis_adapter(
         .build_subscriber_client()
         .map_err(|e| redis_error("Redis client", e))?;
     settings.connect(&client).await?;
+    resubscribe_after_reconnects(&client);
     let config = RedisAdapterConfig::new()
         .with_prefix(format!("{prefix}:socket.io"))
         .with_request_timeout(request_timeout)
@@ -42,6 +45,28 @@ pub async fn redis_adapter(
     RedisAdapterCtr::new_with_fred_config(client, config)
         .await
         .map_err(|e| redis_error("Redis adapter", e))
+}
+
+/// A reconnected connection has no subscriptions: without this, after
+/// Redis restarts (or a cluster node fails over) this instance would never
+/// again receive the broadcasts of the others. The driver subscribes with
+/// SSUBSCRIBE, which fred tracks but `manage_subscriptions` would not
+/// restore here (it first sends a SUBSCRIBE without channels, which Redis
+/// rejects), so each tracked shard channel is subscribed again, one by one
+/// (each may live on another cluster node).
+fn resubscribe_after_reconnects(client: &SubscriberClient) {
+    let client = client.clone();
+    let mut reconnects = client.reconnect_rx();
+    tokio::spawn(async move {
+        while reconnects.recv().await.is_ok() {
+            for channel in client.tracked_shard_channels() {
+                if let Err(error) = client.ssubscribe(channel.clone()).await {
+                    crate::metrics::redis_error();
+                    tracing::warn!(%error, channel = %channel, "cannot subscribe again after a reconnect");
+                }
+            }
+        }
+    });
 }
 
 impl NamespaceInit for InitRes<FredDriver> {
