@@ -22,14 +22,15 @@ const STREAM_BUFFER: usize = 65_536;
 
 pub use socketioxide_redis::FredAdapter;
 
-/// The adapter constructor for `SocketIo::builder().with_adapter()`.
-/// `prefix` separates services sharing one Redis; requests between
-/// instances (remote disconnects) time out after `request_timeout`.
+/// The adapter constructor for `SocketIo::builder().with_adapter()`,
+/// and its Redis client (for health checks). `prefix` separates services
+/// sharing one Redis; requests between instances (remote disconnects)
+/// time out after `request_timeout`.
 pub async fn redis_adapter(
     settings: &RedisSettings,
     prefix: &str,
     request_timeout: Duration,
-) -> Result<RedisAdapterCtr<FredDriver>> {
+) -> Result<(RedisAdapterCtr<FredDriver>, SubscriberClient)> {
     let mut builder = settings.builder()?;
     // The driver publishes on its subscribed connection: RESP3 only.
     builder.with_config(|config| config.version = RespVersion::RESP3);
@@ -42,9 +43,10 @@ pub async fn redis_adapter(
         .with_prefix(format!("{prefix}:socket.io"))
         .with_request_timeout(request_timeout)
         .with_stream_buffer(STREAM_BUFFER);
-    RedisAdapterCtr::new_with_fred_config(client, config)
+    let adapter = RedisAdapterCtr::new_with_fred_config(client.clone(), config)
         .await
-        .map_err(|e| redis_error("Redis adapter", e))
+        .map_err(|e| redis_error("Redis adapter", e))?;
+    Ok((adapter, client))
 }
 
 /// A reconnected connection has no subscriptions: without this, after
