@@ -2,14 +2,13 @@
 # Runs every test of the project on a fresh machine: formatting and lints,
 # the Rust tests, the Node client tests against the release binary
 # (socket.io-client v4 and v2) with the memory state, again with the Redis
-# state (plus the two-instance tests of test/cluster.test.mjs), the
-# two-instance tests against a 3-master Redis Cluster, then the web chat in
-# headless Chromium. Installs what it needs (npm packages; redis-server,
-# Debian's chromium if missing).
+# state (plus the two-instance tests of test/cluster.test.mjs), again on a
+# 3-master Redis Cluster, then the web chat in headless Chromium. Installs
+# what it needs (npm packages; redis-server, Debian's chromium if missing).
 #
 # CLIENT_TEST_MODES (default "memory redis cluster") picks the client test
 # runs: memory = `npm test`; redis = `npm test` with CHAT_SERVICE_STATE=redis
-# on a redis-server started for the run; cluster = test/cluster.test.mjs with
+# on a redis-server started for the run; cluster = the same with
 # CHAT_SERVICE_REDIS_CLUSTER=1 on a Redis Cluster started for the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,11 +25,10 @@ trap 'exit 130' INT TERM
 
 wants() { [[ " $CLIENT_TEST_MODES " == *" $1 "* ]]; }
 
-# client_tests STATE REDIS_URL CLUSTER(0|1) [test files...]: the Node client
-# tests in one mode; the test Redis only reaches them through these variables.
+# client_tests STATE REDIS_URL CLUSTER(0|1): `npm test` in client-tests in
+# one mode; the test Redis only reaches it through these variables.
 client_tests() {
     local state=$1 url=$2 cluster=$3
-    shift 3
     (
         cd client-tests
         unset CHAT_SERVICE_STATE CHAT_SERVICE_REDIS_URL CHAT_SERVICE_REDIS_CLUSTER CHAT_SERVICE_REDIS_PREFIX
@@ -38,11 +36,7 @@ client_tests() {
         [ "$state" = memory ] || export CHAT_SERVICE_STATE="$state"
         [ -z "$url" ] || export CHAT_SERVICE_REDIS_URL="$url"
         [ "$cluster" = 0 ] || export CHAT_SERVICE_REDIS_CLUSTER=1
-        if [ $# -eq 0 ]; then
-            npm test
-        else
-            node --test --test-concurrency=1 --test-timeout=180000 "$@"
-        fi
+        npm test
     )
 }
 
@@ -84,9 +78,9 @@ if wants redis; then
 fi
 
 if wants cluster; then
-    step "client tests (node): two instances on a 3-master Redis Cluster"
+    step "client tests (node): Redis Cluster state (3 masters started for the run) and two instances"
     redis_cluster_start
-    client_tests redis "$REDIS_CLUSTER_URL" 1 test/cluster.test.mjs
+    client_tests redis "$REDIS_CLUSTER_URL" 1
     redis_stop_all
 fi
 
