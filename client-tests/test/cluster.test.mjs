@@ -71,6 +71,20 @@ function instance (prefix, id, extra = []) {
   return startServer([...COMMON, ...redisFlags(prefix), '--instance-id', id, ...extra])
 }
 
+/**
+ * Starts servers concurrently; if one fails, stops the others and throws
+ * (so an `after` hook never misses a started server).
+ */
+async function startAll (...starting) {
+  const results = await Promise.allSettled(starting)
+  const failed = results.find(r => r.status === 'rejected')
+  if (failed) {
+    await Promise.all(results.filter(r => r.status === 'fulfilled').map(r => r.value.stop()))
+    throw failed.reason
+  }
+  return results.map(r => r.value)
+}
+
 /** Stops servers and fails if a graceful stop did not exit 0. */
 async function stopAll (...servers) {
   const codes = await Promise.all(servers.filter(Boolean).map(s => s.stop()))
@@ -162,7 +176,7 @@ describe(`two instances on one ${MODE}`, { skip: NEEDS_REDIS }, () => {
   const t = clientSet()
 
   before(async () => {
-    [A, B] = await Promise.all([instance(prefix, idA), instance(prefix, idB)])
+    [A, B] = await startAll(instance(prefix, idA), instance(prefix, idB))
   })
   after(async () => {
     t.closeAll()
@@ -553,7 +567,7 @@ describe('Redis stopped and restarted under running instances', {
 
   before(async () => {
     redis = await startRedis()
-    ;[A, B] = await Promise.all([onRedis('restart-A'), onRedis('restart-B')])
+    ;[A, B] = await startAll(onRedis('restart-A'), onRedis('restart-B'))
   })
   after(async () => {
     t.closeAll()
