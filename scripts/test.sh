@@ -1,12 +1,44 @@
 #!/usr/bin/env bash
 # Runs every test of the project on a fresh machine: formatting and lints,
 # the Rust tests, the Node client tests against the release binary
-# (socket.io-client v4 and v2), then the web chat in headless Chromium.
-# Installs what it needs (npm packages; Debian's chromium if missing).
+# (socket.io-client v4 and v2) with the memory state, again with the Redis
+# state (plus the two-instance tests of test/cluster.test.mjs), again on a
+# 3-master Redis Cluster, then the web chat in headless Chromium. Installs
+# what it needs (npm packages; redis-server, Debian's chromium if missing).
+#
+# CLIENT_TEST_MODES (default "memory redis cluster") picks the client test
+# runs: memory = `npm test`; redis = `npm test` with CHAT_SERVICE_STATE=redis
+# on a redis-server started for the run; cluster = the same with
+# CHAT_SERVICE_REDIS_CLUSTER=1 on a Redis Cluster started for the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/redis.sh
 
-step() { printf '\n=== %s\n' "$*"; }
+CLIENT_TEST_MODES=${CLIENT_TEST_MODES:-memory redis cluster}
+SECONDS=0
+
+step() { printf '\n=== %s (at %ss)\n' "$*" "$SECONDS"; }
+
+# Every Redis started below is stopped however the script ends.
+trap redis_stop_all EXIT
+trap 'exit 130' INT TERM
+
+wants() { [[ " $CLIENT_TEST_MODES " == *" $1 "* ]]; }
+
+# client_tests STATE REDIS_URL CLUSTER(0|1): `npm test` in client-tests in
+# one mode; the test Redis only reaches it through these variables.
+client_tests() {
+    local state=$1 url=$2 cluster=$3
+    (
+        cd client-tests
+        unset CHAT_SERVICE_STATE CHAT_SERVICE_REDIS_URL CHAT_SERVICE_REDIS_CLUSTER CHAT_SERVICE_REDIS_PREFIX
+        export CHAT_SERVICE_BIN="$bin"
+        [ "$state" = memory ] || export CHAT_SERVICE_STATE="$state"
+        [ -z "$url" ] || export CHAT_SERVICE_REDIS_URL="$url"
+        [ "$cluster" = 0 ] || export CHAT_SERVICE_REDIS_CLUSTER=1
+        npm test
+    )
+}
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -31,11 +63,26 @@ if ! command -v node >/dev/null 2>&1; then
     apt-get update -qq && apt-get install -y -qq nodejs npm
 fi
 bin="$PWD/target/release/chat-service"
-(
-    cd client-tests
-    npm ci --no-audit --no-fund
-    CHAT_SERVICE_BIN="$bin" npm test
-)
+(cd client-tests && npm ci --no-audit --no-fund)
+
+if wants memory; then
+    step "client tests (node): memory state"
+    client_tests memory "" 0
+fi
+
+if wants redis; then
+    step "client tests (node): Redis state (a redis-server for the run) and two instances"
+    redis_start
+    client_tests redis "$REDIS_URL" 0
+    redis_stop_all
+fi
+
+if wants cluster; then
+    step "client tests (node): Redis Cluster state (3 masters started for the run) and two instances"
+    redis_cluster_start
+    client_tests redis "$REDIS_CLUSTER_URL" 1
+    redis_stop_all
+fi
 
 step "browser test (web chat in headless Chromium)"
 if [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
@@ -46,3 +93,5 @@ fi
 cd client-tests/browser
 npm ci --no-audit --no-fund
 CHAT_SERVICE_BIN="$bin" npm test
+
+step "all tests passed"

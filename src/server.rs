@@ -10,6 +10,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::{HeaderValue, Method, header};
 use axum::response::IntoResponse;
+use fred::prelude::ClientLike;
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 use socketioxide::service::SocketIoService;
@@ -23,7 +24,7 @@ use crate::cluster::redis::RedisSettings;
 use crate::cluster::{ClusterBus, adapter};
 use crate::error::ChatServiceError;
 use crate::hooks::Hooks;
-use crate::http::{self, AppState};
+use crate::http::{self, AppState, PubSubCheck};
 use crate::options::ServiceOptions;
 use crate::service::ChatService;
 use crate::state::{MemoryState, RedisState, State};
@@ -126,21 +127,28 @@ impl Server {
                 let state = RedisState::connect(redis, prefix)
                     .await
                     .map_err(unreachable)?;
-                let adapter = adapter::redis_adapter(redis, prefix, bus_timeout)
+                let (adapter, adapter_client) = adapter::redis_adapter(redis, prefix, bus_timeout)
                     .await
                     .map_err(unreachable)?;
                 let bus = ClusterBus::redis(redis, prefix, bus_timeout)
                     .await
                     .map_err(unreachable)?;
-                Some((state, adapter, bus))
+                Some((state, adapter, adapter_client, bus))
             }
         };
+        // /health also needs the pub/sub connections: after a Redis outage
+        // each reconnects on its own schedule, and until then broadcasts
+        // and bus messages between instances are lost.
+        let pubsub: Option<PubSubCheck> = redis.as_ref().map(|(_, _, client, bus)| {
+            let (client, bus) = (client.clone(), bus.clone());
+            Arc::new(move || client.is_connected() && bus.connected()) as PubSubCheck
+        });
         let listener = TcpListener::bind((settings.host.as_str(), settings.port)).await?;
 
         // The routes need the service, the service needs socket.io, and
         // socket.io wraps the routes: the service is filled in once started.
         let service_slot = Arc::new(OnceLock::new());
-        let router = routes(&settings, service_slot.clone());
+        let router = routes(&settings, service_slot.clone(), pubsub);
         let payload_limit = usize::try_from(settings.max_payload_bytes).unwrap_or(usize::MAX);
         let builder = SocketIo::builder()
             .ping_interval(Duration::from_millis(25_000))
@@ -163,7 +171,7 @@ impl Server {
                 };
                 launch(io_service, io, parts).await
             }
-            Some((state, adapter, bus)) => {
+            Some((state, adapter, _, bus)) => {
                 let (io_service, io) = builder
                     .with_adapter::<adapter::RedisAdapter<_>>(adapter)
                     .build_with_inner_svc(router);
@@ -239,9 +247,14 @@ where
 }
 
 /// The HTTP routes behind socket.io: health, admin API, static files.
-fn routes(settings: &ServerSettings, service_slot: Arc<OnceLock<ChatService>>) -> Router {
+fn routes(
+    settings: &ServerSettings,
+    service_slot: Arc<OnceLock<ChatService>>,
+    pubsub: Option<PubSubCheck>,
+) -> Router {
     let app = AppState {
         service: service_slot,
+        pubsub,
         admin_token: settings.admin_token.clone(),
         state_kind: match settings.state {
             StateSettings::Memory => "memory",

@@ -6,7 +6,7 @@
 // hanging. A global ordered log (events and acks) allows order checks.
 import { io as io4 } from 'socket.io-client'
 import io2 from 'socket.io-client-v2'
-import { ORIGINAL } from './server.mjs'
+import { ORIGINAL, STATE } from './server.mjs'
 
 export const DEFAULT_TIMEOUT = Number(process.env.TEST_EVENT_TIMEOUT || 5000)
 export const NAMESPACE = process.env.CHAT_SERVICE_NAMESPACE || '/chat-service'
@@ -327,6 +327,15 @@ export function clientSet () {
       for (const c of list.splice(0)) c.close()
     }
   }
+}
+
+/**
+ * Access lists and userlists keep insertion order in the memory state and
+ * none with Redis (protocol.md 5.1): compare both sides through this, so
+ * the memory run still checks the order.
+ */
+export function unorderedWithRedis (list) {
+  return STATE === 'redis' && Array.isArray(list) ? [...list].sort() : list
 }
 
 /** Milliseconds sleep — only for short absence windows. */

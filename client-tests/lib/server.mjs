@@ -10,7 +10,18 @@
 //                        server: tests that only our binary can pass are skipped
 //                        and every client defaults to socket.io-client 2.
 //   CLIENT_VERSION       2 or 4: force every client to that socket.io-client.
+//   CHAT_SERVICE_STATE   "memory" (default) or "redis": with "redis" every
+//                        server started here gets `--state redis --redis-url
+//                        $CHAT_SERVICE_REDIS_URL --redis-prefix <unique>` (plus
+//                        `--redis-cluster` when CHAT_SERVICE_REDIS_CLUSTER=1),
+//                        unless its flags already choose a `--state`.
+//   CHAT_SERVICE_REDIS_URL      the Redis for that mode (and for cluster.test.mjs).
+//   CHAT_SERVICE_REDIS_CLUSTER  1: that URL is a Redis Cluster node list.
+// These variables are also the binary's own environment names; they are
+// not passed on to the spawned servers, so the mode is always explicit in
+// their flags.
 import { spawn } from 'node:child_process'
+import crypto from 'node:crypto'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -33,6 +44,49 @@ export const ADMIN_SKIP = ORIGINAL && process.env.CHAT_SERVICE_EMULATED_ADMIN !=
   ? 'needs the Rust binary (the original has no HTTP admin API)'
   : false
 
+const truthy = (v) => v !== undefined && !['', '0', 'false', 'no', 'off'].includes(v.toLowerCase())
+
+/** "memory" or "redis": the state every server of the suite uses. */
+export const STATE = process.env.CHAT_SERVICE_STATE || 'memory'
+if (STATE !== 'memory' && STATE !== 'redis') {
+  throw new Error(`CHAT_SERVICE_STATE must be memory or redis, got ${STATE}`)
+}
+/** The Redis to test with (a URL, or with REDIS_CLUSTER a node list), or null. */
+export const REDIS_URL = process.env.CHAT_SERVICE_REDIS_URL || null
+/** True when REDIS_URL is a Redis Cluster. */
+export const REDIS_CLUSTER = truthy(process.env.CHAT_SERVICE_REDIS_CLUSTER)
+if (STATE === 'redis' && !REDIS_URL) {
+  throw new Error('CHAT_SERVICE_STATE=redis needs CHAT_SERVICE_REDIS_URL (scripts/test.sh starts a redis-server)')
+}
+/** Skip reason for tests that only make sense with the memory state. */
+export const MEMORY_ONLY = STATE === 'redis' ? 'memory state only (CHAT_SERVICE_STATE=redis)' : false
+
+let prefixes = 0
+/** A Redis key prefix no other server of any test process uses. */
+export function uniquePrefix (tag = 'cs') {
+  prefixes += 1
+  return `${tag}-${process.pid}-${prefixes}-${crypto.randomBytes(4).toString('hex')}`
+}
+
+/**
+ * The flags that put a server on the test Redis (REDIS_URL) with key
+ * prefix `prefix` (default: a fresh one, i.e. a server of its own).
+ */
+export function redisFlags (prefix = uniquePrefix()) {
+  if (!REDIS_URL) throw new Error('redisFlags() needs CHAT_SERVICE_REDIS_URL')
+  return ['--state', 'redis', '--redis-url', REDIS_URL, ...(REDIS_CLUSTER ? ['--redis-cluster'] : []),
+    '--redis-prefix', prefix]
+}
+
+/** `flags` plus the suite's state flags (none if `flags` choose a state). */
+function withStateFlags (flags) {
+  if (STATE !== 'redis' || flags.includes('--state')) return flags
+  return [...flags, ...redisFlags()]
+}
+
+/** The test-mode variables, which are the binary's own names too. */
+const MODE_ENV = ['CHAT_SERVICE_STATE', 'CHAT_SERVICE_REDIS_URL', 'CHAT_SERVICE_REDIS_CLUSTER', 'CHAT_SERVICE_REDIS_PREFIX']
+
 const START_TIMEOUT = Number(process.env.CHAT_SERVICE_START_TIMEOUT || 20000)
 const LISTEN_RE = /chat-service listening on (http:\/\/([^\s:]+):(\d+))/
 
@@ -42,20 +96,28 @@ function command (flags) {
   return [BIN, args]
 }
 
+function childEnv (env) {
+  const inherited = { ...process.env }
+  for (const name of MODE_ENV) delete inherited[name]
+  return { RUST_LOG: 'warn', ...inherited, ...env }
+}
+
 function spawnBin (args, env) {
   const [cmd, argv] = command(args)
   return spawn(cmd, argv, {
-    env: { RUST_LOG: 'warn', ...process.env, ...env },
+    env: childEnv(env),
     stdio: ['ignore', 'pipe', 'pipe']
   })
 }
 
 /**
- * Starts a server. Resolves `{url, port, proc, stop(), output()}`.
+ * Starts a server (with the suite's state flags, see STATE). Resolves
+ * `{url, port, flags, proc, exited, stop(), output()}`.
  * `stop()` sends SIGTERM and resolves with the exit code (SIGKILL after
  * `killAfter` ms; then resolves with null).
  */
 export function startServer (flags = [], { env = {} } = {}) {
+  flags = withStateFlags(flags)
   return new Promise((resolve, reject) => {
     const proc = spawnBin(flags, env)
     let stdout = ''
@@ -88,6 +150,7 @@ export function startServer (flags = [], { env = {} } = {}) {
         resolve({
           url,
           port,
+          flags,
           proc,
           exited,
           output,
@@ -124,6 +187,7 @@ export function startServer (flags = [], { env = {} } = {}) {
  * listening line, i.e. it did NOT reject the configuration).
  */
 export function expectExit (flags = [], { env = {}, timeout = 10000 } = {}) {
+  flags = withStateFlags(flags)
   return new Promise((resolve, reject) => {
     const proc = spawnBin(flags, env)
     let stdout = ''

@@ -2,7 +2,7 @@
 // Only our binary has them.
 import { describe, it, before, after, afterEach } from 'node:test'
 import assert from 'node:assert/strict'
-import { useServer, startServer, ADMIN_SKIP, OURS_ONLY } from '../lib/server.mjs'
+import { useServer, startServer, ADMIN_SKIP, OURS_ONLY, STATE } from '../lib/server.mjs'
 import { clientSet, uniq } from '../lib/client.mjs'
 
 const TOKEN = 'admin-token-for-tests'
@@ -206,13 +206,14 @@ describe('admin API disabled (no --admin-token)', { skip: ADMIN_SKIP }, () => {
 })
 
 describe('GET /health', { skip: ADMIN_SKIP }, () => {
-  it('200 {"status":"ok","instanceId":…,"state":"memory"}', async () => {
+  // "state" is the suite's state (CHAT_SERVICE_STATE): memory or redis
+  it(`200 {"status":"ok","instanceId":…,"state":"${STATE}"}`, async () => {
     const s = await startServer(['--instance-id', 'test-instance-1'])
     try {
       const res = await fetch(`${s.url}/health`, { signal: AbortSignal.timeout(5000) })
       assert.equal(res.status, 200)
       const body = await res.json()
-      assert.deepEqual(body, { status: 'ok', instanceId: 'test-instance-1', state: 'memory' })
+      assert.deepEqual(body, { status: 'ok', instanceId: 'test-instance-1', state: STATE })
     } finally {
       await s.stop()
     }
@@ -223,7 +224,7 @@ describe('GET /health', { skip: ADMIN_SKIP }, () => {
     try {
       const body = await (await fetch(`${s.url}/health`, { signal: AbortSignal.timeout(5000) })).json()
       assert.equal(body.status, 'ok')
-      assert.equal(body.state, 'memory')
+      assert.equal(body.state, STATE)
       assert.equal(typeof body.instanceId, 'string')
       assert.ok(body.instanceId.length > 0)
     } finally {

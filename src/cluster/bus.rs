@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use dashmap::DashMap;
 use fred::clients::{Client, SubscriberClient};
-use fred::prelude::{EventInterface, PubsubInterface};
+use fred::prelude::{ClientLike, EventInterface, PubsubInterface};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
@@ -40,7 +40,12 @@ pub trait BusHandler: Send + Sync + 'static {
 
 enum Medium {
     Local,
-    Redis { publisher: Client, channel: String },
+    Redis {
+        publisher: Client,
+        /// Kept for `connected`; the reading task owns another handle.
+        subscriber: SubscriberClient,
+        channel: String,
+    },
 }
 
 struct Inner {
@@ -88,6 +93,7 @@ impl ClusterBus {
         let bus = Self::with_medium(
             Medium::Redis {
                 publisher,
+                subscriber: subscriber.clone(),
                 channel: channel.clone(),
             },
             ack_timeout,
@@ -138,6 +144,20 @@ impl ClusterBus {
         let _ = self.0.handler.set(handler);
     }
 
+    /// Whether the bus's Redis connections are up (always true in-process).
+    /// After Redis comes back each connection reconnects on its own
+    /// schedule; until both are up, other instances' messages are lost.
+    pub fn connected(&self) -> bool {
+        match &self.0.medium {
+            Medium::Local => true,
+            Medium::Redis {
+                publisher,
+                subscriber,
+                ..
+            } => publisher.is_connected() && subscriber.is_connected(),
+        }
+    }
+
     /// How many `roomLeaveSocket` waits ended without an answer.
     pub fn ack_timeouts(&self) -> u64 {
         self.0.timeouts.load(std::sync::atomic::Ordering::Relaxed)
@@ -154,7 +174,9 @@ impl ClusterBus {
                 self.receive(envelope);
                 Ok(())
             }
-            Medium::Redis { publisher, channel } => {
+            Medium::Redis {
+                publisher, channel, ..
+            } => {
                 let payload = serde_json::to_string(&envelope)?;
                 publisher
                     .publish::<(), _, _>(channel.as_str(), payload)

@@ -27,7 +27,13 @@ pub struct AppState {
     pub admin_token: Option<String>,
     /// `memory` or `redis`, for `/health`.
     pub state_kind: &'static str,
+    /// With Redis: whether the pub/sub connections between instances
+    /// (socket.io adapter, cluster bus) are up, for `/health`.
+    pub pubsub: Option<PubSubCheck>,
 }
+
+/// See `AppState::pubsub`.
+pub type PubSubCheck = Arc<dyn Fn() -> bool + Send + Sync>;
 
 /// The routes of interface.md 3 and 4. Installs the Prometheus recorder
 /// (once per process) so that everything from now on is measured.
@@ -50,9 +56,10 @@ async fn health(State(app): State<AppState>) -> Response {
     let Some(service) = app.service() else {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     };
+    let pubsub_up = app.pubsub.as_ref().is_none_or(|connected| connected());
     let status = match service.state().ping().await {
-        Ok(()) => StatusCode::OK,
-        Err(_) => StatusCode::SERVICE_UNAVAILABLE,
+        Ok(()) if pubsub_up => StatusCode::OK,
+        _ => StatusCode::SERVICE_UNAVAILABLE,
     };
     let body = json!({
         "status": if status == StatusCode::OK { "ok" } else { "unavailable" },
