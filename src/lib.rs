@@ -4,12 +4,14 @@
 //! Data flows one way: a socket event (`transport`) goes through the
 //! dispatcher (`dispatch`: validation, hooks) to a command (`commands`),
 //! which reads and changes the `state` and emits notifications through
-//! the `transport`.
+//! the `transport`. Room messages take one more step: the state publishes
+//! them on its feed and `delivery` hands them to the `transport` in order.
 
 pub mod auth;
 pub mod cluster;
 pub mod commands;
 pub mod config;
+pub mod delivery;
 pub mod dispatch;
 pub mod error;
 pub mod events;

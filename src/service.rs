@@ -15,6 +15,7 @@ use tokio::sync::Notify;
 use crate::cluster::ClusterBus;
 use crate::cluster::bus::BusHandler;
 use crate::commands::{self, Formats, is_valid_name, now_ms};
+use crate::delivery::{self, Deliveries};
 use crate::dispatch::{self, CallContext};
 use crate::error::{ChatServiceError, Result};
 use crate::events::{Events, ServiceEvent, TimedLock};
@@ -37,9 +38,11 @@ struct Inner {
     formats: Formats,
     running: Running,
     closed: AtomicBool,
-    heartbeat: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Background tasks (heartbeat, message delivery), stopped by `close`.
+    tasks: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
     events: Events,
     bus: ClusterBus,
+    deliveries: Arc<Deliveries>,
 }
 
 impl BusHandler for Inner {
@@ -162,15 +165,22 @@ impl ChatServiceBuilder {
             formats,
             running: Running::default(),
             closed: AtomicBool::new(false),
-            heartbeat: std::sync::Mutex::new(None),
+            tasks: std::sync::Mutex::new(Vec::new()),
             events: self.events,
             bus,
+            deliveries: Arc::default(),
         }));
         let handler: Arc<dyn BusHandler> = service.0.clone();
         service.0.bus.set_handler(Arc::downgrade(&handler));
         if let Some(on_start) = &service.hooks().on_start {
             on_start(service.clone()).await?;
         }
+        let feed = service.state().message_feed().await?;
+        service.spawn_task(delivery::run(
+            service.transport().clone(),
+            Arc::downgrade(&service.0.deliveries),
+            feed,
+        ));
         transport::connection::bind(&service, io).await?;
         service.write_heartbeat().await?;
         service.spawn_heartbeat();
@@ -190,6 +200,11 @@ impl ChatService {
 
     pub fn state(&self) -> &dyn State {
         &*self.0.state
+    }
+
+    /// What this instance has delivered of the message feed.
+    pub fn deliveries(&self) -> &Deliveries {
+        &self.0.deliveries
     }
 
     pub fn transport(&self) -> &Transport {
@@ -283,10 +298,17 @@ impl ChatService {
             .await
     }
 
+    fn spawn_task(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        let task = tokio::spawn(task);
+        if let Ok(mut tasks) = self.0.tasks.lock() {
+            tasks.push(task);
+        }
+    }
+
     fn spawn_heartbeat(&self) {
         let weak = Arc::downgrade(&self.0);
         let rate = self.options().heartbeat_rate;
-        let task = tokio::spawn(async move {
+        self.spawn_task(async move {
             let mut ticker = tokio::time::interval(rate);
             ticker.tick().await;
             loop {
@@ -298,9 +320,6 @@ impl ChatService {
                 }
             }
         });
-        if let Ok(mut slot) = self.0.heartbeat.lock() {
-            *slot = Some(task);
-        }
     }
 
     // ---- server-side API (protocol.md 12) ----
@@ -487,10 +506,8 @@ impl ChatService {
         if self.0.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
-        if let Ok(mut slot) = self.0.heartbeat.lock()
-            && let Some(task) = slot.take()
-        {
-            task.abort();
+        if let Ok(mut tasks) = self.0.tasks.lock() {
+            tasks.drain(..).for_each(|task| task.abort());
         }
         let deadline = self.options().close_timeout;
         let drained = tokio::time::timeout(deadline, async {

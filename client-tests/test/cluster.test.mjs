@@ -351,16 +351,10 @@ describe(`two instances on one ${MODE}`, { skip: NEEDS_REDIS }, () => {
     assert.deepEqual(recent.map(m => m.id), range(1, N).reverse())
   })
 
-  // Known to fail (kept visible as a TODO, not silently dropped): with the
-  // Redis state the server emits each message after awaiting its Redis
-  // script, in concurrently running tasks, so members see ids out of order
-  // even when every sender is on one instance; across instances a
-  // member's own instance delivers locally while the other's messages
-  // come through pub/sub. protocol.md promises unique increasing ids, not
-  // delivery order. Remove the todo once the server orders deliveries.
-  it('... and each member receives those ids in increasing order', {
-    todo: 'the Redis state does not order deliveries (see the comment above this test)'
-  }, () => {
+  // Each room's messages reach every instance through one ordered Redis
+  // channel (published by the script that gives the id), so a member sees
+  // them in id order whichever instance sent them.
+  it('... and each member receives those ids in increasing order', () => {
     assert.ok(interleaved, 'the interleaving test above did not get this far')
     const order = interleaved.map(({ who, ids, N }) => {
       const p = idProblems(ids, range(1, N))
@@ -516,7 +510,7 @@ describe(`two instances on one ${MODE}`, { skip: NEEDS_REDIS }, () => {
     }
   })
 
-  it('no silent loss under load: 10 members on both instances, 2 senders x 2000 messages with 16 acks in flight each', async () => {
+  it('no silent loss under load: 10 members on both instances, 2 senders x 2000 messages with 16 acks in flight each, received in id order', async () => {
     const room = uniq('load')
     const PER_SENDER = 2000
     const WINDOW = 16
@@ -544,10 +538,10 @@ describe(`two instances on one ${MODE}`, { skip: NEEDS_REDIS }, () => {
       `(${Math.round(acked.length * members.length / ((deliveredAt - started) / 1000))} deliveries/s)`)
 
     const problems = recs.map((r, i) => {
-      const p = idProblems(r.ids.slice().sort(byId), acked)
+      const p = idProblems(r.ids, acked)
       return p && `${members[i].user} (on ${i % 2 ? 'B' : 'A'}): ${p}`
     }).filter(Boolean)
-    assert.deepEqual(problems, [], 'every member receives every acked id exactly once')
+    assert.deepEqual(problems, [], 'every member receives every acked id exactly once, in id order')
     assert.deepEqual([...fromA.failed, ...fromB.failed].slice(0, 5), [], 'every roomMessage is acked without error')
     assert.deepEqual(acked, range(1, total))
   })

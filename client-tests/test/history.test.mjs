@@ -47,6 +47,32 @@ describe('history with defaults', () => {
     }
   })
 
+  it('concurrent senders: every member receives every id once and in id order, as the history holds them', async () => {
+    const { a, room } = await roomWith(t, srv.url, 0)
+    const b = await t.login(srv.url, uniq('hist'))
+    const c = await t.login(srv.url, uniq('hist'))
+    await b.ok('roomJoin', room)
+    await c.ok('roomJoin', room)
+    const N = 300
+    const received = [a, b, c].map(member => {
+      const got = []
+      const done = new Promise(resolve => member.socket.on('roomMessage', (r, m) => {
+        if (r === room && got.push(m.id) === N) resolve()
+      }))
+      return { got, done }
+    })
+    const sends = []
+    for (let i = 0; i < N / 3; i++) {
+      for (const sender of [a, b, c]) sends.push(sender.call('roomMessage', room, { textMessage: `${i}` }))
+    }
+    const acks = await Promise.all(sends)
+    assert.deepEqual(acks.filter(([error]) => error !== null), [])
+    const expected = Array.from({ length: N }, (_, i) => i + 1)
+    assert.deepEqual(acks.map(([, id]) => id).sort((x, y) => x - y), expected)
+    await Promise.all(received.map(r => r.done))
+    for (const r of received) assert.deepEqual(r.got, expected)
+  })
+
   it('roomHistoryGet windows (protocol.md 8 examples, ids 1..3 stored)', async () => {
     const { a, room } = await roomWith(t, srv.url, 3)
     assert.deepEqual(ids(await a.ok('roomHistoryGet', room, 0, 10)), [3, 2, 1])

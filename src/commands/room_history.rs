@@ -7,7 +7,6 @@ use super::{Cmd, Formats, now_ms};
 use crate::dispatch::{Exec, args};
 use crate::error::Result;
 use crate::state::{Message, NewMessage};
-use crate::transport::Target;
 
 /// Removes the fields the server sets and sets `author` (3.2): the sender,
 /// or for anonymous server calls whatever the message carried.
@@ -47,18 +46,18 @@ impl Cmd for RoomMessage {
             fields: strip_server_fields(self.message, cx.user),
             timestamp: now_ms(),
         };
+        let since = cx.service.deliveries().now();
         let stored = cx
             .service
             .state()
             .room_add_message(&self.room, message)
             .await?;
-        let id = stored.get("id").cloned().unwrap_or(Value::Null);
-        cx.service
-            .transport()
-            .emit_message(Target::Room(&self.room), "roomMessage", &self.room, &stored)
-            .await;
         crate::metrics::room_message_broadcast();
-        Ok(id)
+        // Every instance delivers it from the state's message feed; the
+        // ack follows this instance's delivery (protocol.md 7.2).
+        let id = stored.get("id").and_then(Value::as_u64).unwrap_or(0);
+        cx.service.deliveries().wait(&self.room, id, since).await;
+        Ok(Value::from(id))
     }
 }
 

@@ -149,6 +149,8 @@ pub struct MemoryState {
     sockets: DashMap<String, (String, String)>,
     heartbeats: DashMap<String, i64>,
     locks: Arc<LockTable>,
+    /// Set once, by the service that takes the message feed.
+    feed: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Published>>,
 }
 
 /// Locks a record, recovering it if a panic poisoned the mutex: the data
@@ -389,7 +391,27 @@ impl State for MemoryState {
             room.history.push_front(stored.clone());
             room.trim_history();
         }
+        // Still under the room's lock: the feed gets the room's ids in order.
+        if let Some(feed) = self.feed.get() {
+            let _ = feed.send(Published {
+                room: name.to_string(),
+                message: stored.clone(),
+            });
+        }
         Ok(stored)
+    }
+
+    async fn message_feed(&self) -> Result<MessageFeed> {
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+        self.feed.set(sender).map_err(|_| {
+            ChatServiceError::internal(
+                "the message feed of this MemoryState is taken by another service",
+            )
+        })?;
+        let stream = futures::stream::unfold(receiver, |mut receiver| async move {
+            receiver.recv().await.map(|item| (item, receiver))
+        });
+        Ok(Box::pin(stream))
     }
 
     async fn room_change_list(

@@ -196,6 +196,20 @@ impl LockGuard {
     }
 }
 
+/// A room message as the state stored it, on its way to every instance's
+/// sockets.
+#[derive(Debug, Clone)]
+pub struct Published {
+    pub room: String,
+    pub message: Message,
+}
+
+/// The room messages a state stores, each room's in id order: the one path
+/// by which every instance delivers room messages to its sockets, so that
+/// a member receives a room's messages in the order of their ids whichever
+/// instance (or concurrent command) appended them.
+pub type MessageFeed = futures::stream::BoxStream<'static, Published>;
+
 /// Room message settings the caller supplies to `room_add_message`.
 pub struct NewMessage<'a> {
     pub author: Option<&'a str>,
@@ -259,7 +273,11 @@ pub trait State: Send + Sync + 'static {
         presence: Presence<'_>,
     ) -> Result<Vec<Message>>;
     /// Appends a message: next id, trims the history; returns it processed.
+    /// Appends a message and publishes it on the message feed.
     async fn room_add_message(&self, room: &str, message: NewMessage<'_>) -> Result<Message>;
+    /// The feed of every room message appended from now on, by any
+    /// instance. A service takes it once, at start.
+    async fn message_feed(&self) -> Result<MessageFeed>;
     /// List change with the permission checks of 4.4 and the removals of 4.5.
     async fn room_change_list(
         &self,

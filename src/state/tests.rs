@@ -64,6 +64,7 @@ macro_rules! state_conformance {
             add_message_requires_membership_unless_told_not_to,
             history_is_a_bounded_ring_of_newest_messages,
             history_max_size_zero_counts_ids_but_stores_nothing,
+            message_feed_publishes_each_room_in_id_order,
             history_get_examples_of_section_8,
             history_get_examples_with_rotated_messages,
             recent_history_is_newest_first_and_limited,
@@ -983,6 +984,45 @@ pub async fn message_ids_start_at_one_and_message_is_processed(state: StateRef) 
             last_message_id: 3,
         }
     );
+}
+
+pub async fn message_feed_publishes_each_room_in_id_order(state: StateRef) {
+    use futures::StreamExt;
+    let quoted = "r \"1\" é";
+    state.add_room("a", with_history(0)).await.unwrap();
+    state.add_room(quoted, with_history(100)).await.unwrap();
+    let mut feed = state.message_feed().await.unwrap();
+    let posts = (0..40).map(|i| {
+        let room = if i % 2 == 0 { "a" } else { quoted };
+        let state = state.clone();
+        async move { post(&state, room, &format!("m{i}")).await }
+    });
+    futures::future::join_all(posts).await;
+    let mut received: Vec<Published> = Vec::new();
+    while received.len() < 40 {
+        let next = tokio::time::timeout(SOON, feed.next()).await;
+        received.push(next.expect("feed item in time").expect("feed open"));
+    }
+    for room in ["a", quoted] {
+        let messages: Vec<Message> = received
+            .iter()
+            .filter(|p| p.room == room)
+            .map(|p| p.message.clone())
+            .collect();
+        assert_eq!(ids(&messages), (1..=20).collect::<Vec<u64>>(), "{room}");
+    }
+    // What the feed carries is what the history holds.
+    let mut stored = state
+        .room_recent_history(quoted, 20, Presence::Any)
+        .await
+        .unwrap();
+    stored.reverse();
+    let published: Vec<Message> = received
+        .iter()
+        .filter(|p| p.room == quoted)
+        .map(|p| p.message.clone())
+        .collect();
+    assert_eq!(stored, published);
 }
 
 pub async fn add_message_requires_membership_unless_told_not_to(state: StateRef) {

@@ -85,27 +85,30 @@ impl Transport {
         self.send(target, event, Payload::Args(args)).await;
     }
 
-    /// Sends `event(room, message)`: the hot path of room messages, which
-    /// serializes the stored message once, without copying it.
-    pub async fn emit_message(&self, target: Target<'_>, event: &str, room: &str, message: &Value) {
-        self.send(target, event, Payload::Message(room, message))
+    /// Delivers `roomMessage(room, message)` to this instance's sockets in
+    /// the room: the hot path of room messages, which serializes the stored
+    /// message once, without copying it. Each instance delivers the
+    /// messages of the state's feed itself.
+    pub async fn deliver_room_message(&self, room: &str, message: &Value) {
+        let broadcast = Broadcast {
+            local: true,
+            ..Broadcast::to(room)
+        };
+        self.server
+            .emit(broadcast, "roomMessage", Payload::Message(room, message))
             .await;
     }
 
     async fn send(&self, target: Target<'_>, event: &str, payload: Payload<'_>) {
         let user;
         let broadcast = match target {
-            Target::Room(room) => Broadcast {
-                to: room,
-                except: None,
-            },
-            Target::Socket(id) => Broadcast {
-                to: id,
-                except: None,
-            },
+            Target::Room(channel) | Target::Socket(channel) => Broadcast::to(channel),
             Target::User { name, except } => {
                 user = user_channel(name);
-                Broadcast { to: &user, except }
+                Broadcast {
+                    except,
+                    ..Broadcast::to(&user)
+                }
             }
         };
         self.server.emit(broadcast, event, payload).await;
@@ -126,8 +129,8 @@ impl Transport {
         args: &[Value],
     ) {
         let broadcast = Broadcast {
-            to: channel,
             except: Some(except_id),
+            ..Broadcast::to(channel)
         };
         self.server
             .emit(broadcast, event, Payload::Args(args))

@@ -16,12 +16,24 @@ use socketioxide::socket::Sid;
 use super::connection::{AuthPayload, CustomHandlers, Handshake};
 use crate::json::{Wire, WireArgs};
 
-/// Where a broadcast goes: channels to include, and one socket channel to
-/// leave out.
+/// Where a broadcast goes: channels to include, one socket channel to
+/// leave out, and whether it stays on this instance.
 #[derive(Debug, Clone, Copy)]
 pub struct Broadcast<'a> {
     pub to: &'a str,
     pub except: Option<&'a str>,
+    /// Only this instance's sockets (the others get it on their own).
+    pub local: bool,
+}
+
+impl<'a> Broadcast<'a> {
+    pub fn to(to: &'a str) -> Self {
+        Self {
+            to,
+            except: None,
+            local: false,
+        }
+    }
 }
 
 /// The arguments of an emitted event.
@@ -45,7 +57,8 @@ impl Serialize for Payload<'_> {
 /// What the service needs of a socket.io server.
 #[async_trait]
 pub trait SocketServer: Send + Sync + 'static {
-    /// Emits to every socket of `to` but those of `except`, on every instance.
+    /// Emits to every socket of `to` but those of `except`, on every
+    /// instance unless `local`.
     async fn emit(&self, broadcast: Broadcast<'_>, event: &str, payload: Payload<'_>);
     /// Subscribes a local socket to channels; `false` if it is not here.
     fn join(&self, sid: Sid, channels: Vec<String>) -> bool;
@@ -91,6 +104,9 @@ impl<A: Adapter> SocketServer for Server<A> {
         let mut ops = ops.to(broadcast.to.to_string());
         if let Some(except) = broadcast.except {
             ops = ops.except(except.to_string());
+        }
+        if broadcast.local {
+            ops = ops.local();
         }
         match ops.emit(event, &payload).await {
             Ok(()) => {}

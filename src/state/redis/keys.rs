@@ -20,6 +20,9 @@
 //! | `{P:instance:I}:sockets` | hash | socket -> user, for recovery |
 //! | `{P:instance:I}:heartbeat` | string | the instance's last heartbeat (ms) |
 //!
+//! One pub/sub channel, `P:messages`, carries every room message as
+//! `[room, message]` (the message feed, feed.rs).
+//!
 //! The room holds the truth about who is joined (its userlist counts are
 //! kept by the same scripts that change its sockets); the user's socket
 //! sets mirror it for `listOwnSockets` and disconnect cleanup.
@@ -98,6 +101,11 @@ impl Keys {
     pub fn instance_heartbeat(&self, instance: &str) -> String {
         format!("{}heartbeat", self.tag("instance", instance))
     }
+
+    /// The pub/sub channel of the message feed.
+    pub fn feed_channel(&self) -> String {
+        format!("{}:messages", self.prefix)
+    }
 }
 
 #[cfg(test)]
@@ -116,6 +124,7 @@ mod tests {
         assert_eq!(keys.lock("u", "r"), "{cs:user:u}:lock:r");
         assert_eq!(keys.instance_sockets("i"), "{cs:instance:i}:sockets");
         assert_eq!(keys.instance_heartbeat("i"), "{cs:instance:i}:heartbeat");
+        assert_eq!(keys.feed_channel(), "cs:messages");
 
         let slots = |keys: Vec<String>| fred::util::group_by_hash_slot(keys).map(|s| s.len());
         assert_eq!(slots(keys.room("r 1")).ok(), Some(1));

@@ -40,6 +40,7 @@
 //! sockets: `room_users_without_sockets` compares the two sides so that
 //! `roomStateSync` and `userStateSync` can repair such leftovers.
 
+mod feed;
 mod keys;
 mod lock;
 mod reply;
@@ -68,6 +69,8 @@ use crate::json::js_stringify;
 /// See the module documentation.
 pub struct RedisState {
     client: Client,
+    /// Subscribed to the message feed.
+    feed: fred::clients::SubscriberClient,
     keys: Keys,
     lock_policy: LockPolicy,
 }
@@ -191,15 +194,19 @@ impl RedisState {
         for loaded in join_all(loads).await {
             loaded?;
         }
+        let keys = Keys::new(prefix);
+        let feed = feed::subscribe(settings, &keys.feed_channel()).await?;
         Ok(Self {
             client,
-            keys: Keys::new(prefix),
+            feed,
+            keys,
             lock_policy: LockPolicy::default(),
         })
     }
 
     /// Closes the connection.
     pub async fn close(&self) {
+        let _ = self.feed.quit().await;
         let _ = self.client.quit().await;
     }
 
@@ -532,6 +539,8 @@ impl State for RedisState {
             flag(message.author.is_some()),
             message.author.unwrap_or_default().to_string(),
             prefix,
+            js_stringify(&Json::from(room)),
+            self.keys.feed_channel(),
         ];
         let mut reply = self
             .room_call(&SCRIPTS.room_add_message, room, args, "")
@@ -922,8 +931,18 @@ impl State for RedisState {
         .await
     }
 
+    async fn message_feed(&self) -> Result<MessageFeed> {
+        Ok(feed::stream(&self.feed, self.keys.feed_channel()))
+    }
+
     async fn ping(&self) -> Result<()> {
         let _: String = self.client.ping(None).await.map_err(redis_failure)?;
+        if !self.feed.is_connected() {
+            // Until it is back, other instances' messages do not arrive.
+            return Err(ChatServiceError::internal(
+                "Error: the message feed is not connected to Redis",
+            ));
+        }
         Ok(())
     }
 }

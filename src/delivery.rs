@@ -1,0 +1,102 @@
+//! Room message delivery: the state's message feed, delivered to this
+//! instance's sockets one message at a time, so every member receives a
+//! room's messages in id order whichever instance or concurrent command
+//! appended them.
+//!
+//! protocol.md 7.2 wants `roomMessage` out before the sender's ack, so
+//! `roomMessage` waits (`Deliveries::wait`) until the delivery task has
+//! sent its id on, or a later one of the same room.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use dashmap::DashMap;
+use futures::StreamExt;
+use tokio::sync::oneshot;
+
+use crate::state::{MessageFeed, Published};
+use crate::transport::Transport;
+
+/// How long a command waits for its message to go out before acking
+/// anyway: only reached when the feed lost the message (a Redis outage or
+/// a reader that fell behind), and then the ack must still come.
+const WAIT_LIMIT: Duration = Duration::from_secs(2);
+
+/// What the delivery task has sent on, per room.
+#[derive(Default)]
+pub struct Deliveries {
+    /// Deliveries so far, to tell deliveries after a point in time.
+    count: AtomicU64,
+    rooms: DashMap<String, Mark>,
+}
+
+#[derive(Default)]
+struct Mark {
+    /// The last delivered id of the room and when (`count` then).
+    id: u64,
+    at: u64,
+    waiting: Vec<(u64, oneshot::Sender<()>)>,
+}
+
+/// A point in the delivery sequence, taken before appending a message.
+#[derive(Debug, Clone, Copy)]
+pub struct Since(u64);
+
+impl Deliveries {
+    pub fn now(&self) -> Since {
+        Since(self.count.load(Ordering::Acquire))
+    }
+
+    /// Waits until `id` of `room` (appended after `since`) has been
+    /// delivered here, at most `WAIT_LIMIT`.
+    pub async fn wait(&self, room: &str, id: u64, since: Since) {
+        let (done, delivered) = oneshot::channel();
+        {
+            let mut mark = self.rooms.entry(room.to_string()).or_default();
+            // A room's ids reach the feed in order, so a later delivery
+            // of `id` or above means `id` went out. (`at` tells a
+            // delivery of this room from one before a re-creation.)
+            if mark.at > since.0 && mark.id >= id {
+                return;
+            }
+            mark.waiting.push((id, done));
+        }
+        if tokio::time::timeout(WAIT_LIMIT, delivered).await.is_err() {
+            tracing::warn!(%room, id, "room message not delivered in time; acked anyway");
+        }
+    }
+
+    fn delivered(&self, room: &str, id: u64) {
+        let at = self.count.fetch_add(1, Ordering::AcqRel) + 1;
+        let mut mark = match self.rooms.get_mut(room) {
+            Some(mark) => mark,
+            None => self.rooms.entry(room.to_string()).or_default(),
+        };
+        mark.id = id;
+        mark.at = at;
+        if !mark.waiting.is_empty() {
+            let out =
+                |(wanted, done): &mut (u64, oneshot::Sender<()>)| *wanted <= id || done.is_closed();
+            for (_, done) in mark.waiting.extract_if(.., out) {
+                let _ = done.send(());
+            }
+        }
+    }
+}
+
+/// Delivers the feed until it ends (the state closed) or the service is
+/// dropped.
+pub async fn run(
+    transport: Transport,
+    deliveries: std::sync::Weak<Deliveries>,
+    mut feed: MessageFeed,
+) {
+    while let Some(Published { room, message }) = feed.next().await {
+        transport.deliver_room_message(&room, &message).await;
+        let Some(deliveries) = deliveries.upgrade() else {
+            return;
+        };
+        let id = message.get("id").and_then(|id| id.as_u64()).unwrap_or(0);
+        deliveries.delivered(&room, id);
+    }
+}

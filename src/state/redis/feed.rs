@@ -1,0 +1,76 @@
+//! The message feed of the Redis state. `room_add_message.lua` publishes
+//! each message on the channel `<prefix>:messages` inside the script that
+//! gives it its id, so Redis itself orders a room's messages (a room lives
+//! on one node, and pub/sub keeps the order of one publisher); every
+//! instance subscribes once and delivers to its own sockets. This costs no
+//! round trip beyond the script's, and replaces a broadcast from the
+//! sending instance, which could overtake another instance's earlier id.
+
+use fred::clients::SubscriberClient;
+use fred::prelude::{EventInterface, PubsubInterface};
+use fred::types::Message as PubsubMessage;
+use serde_json::Value as Json;
+use tokio::sync::broadcast::{Receiver, error::RecvError};
+
+use super::{Message, MessageFeed, Published};
+use crate::cluster::redis::{RedisSettings, redis_error};
+use crate::error::Result;
+
+/// Subscribes to the feed channel; fred subscribes again after reconnects.
+pub(super) async fn subscribe(settings: &RedisSettings, channel: &str) -> Result<SubscriberClient> {
+    let subscriber: SubscriberClient = settings
+        .builder()?
+        .build_subscriber_client()
+        .map_err(|e| redis_error("Redis client", e))?;
+    settings.connect(&subscriber).await?;
+    let _resubscribe = subscriber.manage_subscriptions();
+    subscriber
+        .subscribe(channel.to_string())
+        .await
+        .map_err(|e| redis_error("subscribing the message feed", e))?;
+    Ok(subscriber)
+}
+
+/// The feed as a stream, from now on.
+pub(super) fn stream(subscriber: &SubscriberClient, channel: String) -> MessageFeed {
+    let messages = subscriber.message_rx();
+    Box::pin(futures::stream::unfold(
+        (messages, channel),
+        |(mut messages, channel)| async move {
+            let published = next(&mut messages, &channel).await?;
+            Some((published, (messages, channel)))
+        },
+    ))
+}
+
+async fn next(messages: &mut Receiver<PubsubMessage>, channel: &str) -> Option<Published> {
+    loop {
+        let message = match messages.recv().await {
+            Ok(message) => message,
+            Err(RecvError::Lagged(lost)) => {
+                // Members see the gap in the ids and can fetch it with
+                // `roomHistoryGet`.
+                crate::metrics::pubsub_lost(lost);
+                tracing::error!(lost, "room messages lost: the reader fell behind Redis");
+                continue;
+            }
+            Err(RecvError::Closed) => return None,
+        };
+        if *message.channel != *channel {
+            continue;
+        }
+        match parse(&message) {
+            Some(published) => return Some(published),
+            None => tracing::warn!("malformed message on the message feed"),
+        }
+    }
+}
+
+fn parse(message: &PubsubMessage) -> Option<Published> {
+    let bytes = message.value.as_bytes()?;
+    let (room, message) = serde_json::from_slice::<(String, Json)>(bytes).ok()?;
+    Some(Published {
+        room,
+        message: Message::new(message),
+    })
+}
