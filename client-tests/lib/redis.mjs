@@ -127,6 +127,74 @@ export async function startRedis () {
       await r.stop()
       current = await spawnRedis(port, dir)
     },
+    /** Runs a command through redis-cli; resolves with its output. */
+    async cli (...args) {
+      const { stdout } = await run('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { timeout: 5000 })
+      return stdout
+    },
+    /** Commands run since the last `CONFIG RESETSTAT`: {command: calls}. */
+    async commandCalls () {
+      const calls = {}
+      for (const line of (await r.cli('INFO', 'commandstats')).split('\n')) {
+        const m = /^cmdstat_([^:]+):calls=(\d+)/.exec(line)
+        if (m) calls[m[1]] = Number(m[2])
+      }
+      return calls
+    },
+    /**
+     * Watches every command with MONITOR until `stop()`, which resolves
+     * with the commands clients sent (`round trips`: {command: count}) and
+     * those scripts ran inside Redis (`inScripts`), apart.
+     */
+    async monitor () {
+      const proc = spawn('redis-cli', ['-h', '127.0.0.1', '-p', String(port), 'monitor'], { stdio: ['ignore', 'pipe', 'pipe'] })
+      live.add(proc)
+      const counts = { roundTrips: {}, inScripts: {} }
+      // MONITOR shows commands in the order Redis runs them: an ECHO of a
+      // marker marks the end of everything sent before stop().
+      const marker = `end-of-monitor-${process.pid}-${Math.random()}`
+      let ended
+      const end = new Promise(resolve => { ended = resolve })
+      let buf = ''
+      let ready
+      const started = new Promise((resolve, reject) => {
+        ready = resolve
+        setTimeout(() => reject(new Error('MONITOR did not start within 5 s')), 5000).unref()
+      })
+      proc.stdout.setEncoding('utf8')
+      proc.stdout.on('data', d => {
+        buf += d
+        let nl
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, nl)
+          buf = buf.slice(nl + 1)
+          if (line.trim() === 'OK') { ready(); continue }
+          const m = /^[\d.]+ \[\d+ ([^\]]+)\] "([^"]+)"/.exec(line)
+          if (!m) continue
+          const cmd = m[2].toLowerCase()
+          if (cmd === 'echo' && line.includes(marker)) { ended(); continue }
+          const bucket = m[1] === 'lua' ? counts.inScripts : counts.roundTrips
+          bucket[cmd] = (bucket[cmd] || 0) + 1
+        }
+      })
+      await started
+      return {
+        async stop () {
+          await r.cli('ECHO', marker)
+          let timer
+          const late = new Promise((resolve, reject) => {
+            timer = setTimeout(() => reject(new Error('MONITOR did not show the end marker within 5 s')), 5000)
+          })
+          try {
+            await Promise.race([end, late])
+          } finally {
+            clearTimeout(timer)
+            proc.kill()
+          }
+          return counts
+        }
+      }
+    },
     /** Stops it and removes its directory. */
     async close () {
       await r.stop()

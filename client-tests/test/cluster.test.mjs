@@ -547,6 +547,64 @@ describe(`two instances on one ${MODE}`, { skip: NEEDS_REDIS }, () => {
   })
 })
 
+describe('Redis round trips per command (MONITOR on a Redis of its own)', {
+  skip: NEEDS_REDIS || (REDIS_CLUSTER ? 'uses a standalone redis-server of its own; runs in the standalone Redis run' : false)
+}, () => {
+  let redis, A
+  const t = clientSet()
+
+  before(async () => {
+    redis = await startRedis()
+    // no heartbeat writes inside the measured windows
+    A = await startServer(['--admin-token', TOKEN, '--enable-rooms-management', '--enable-direct-messages',
+      '--state', 'redis', '--redis-url', redis.url, '--redis-prefix', uniquePrefix('trips'),
+      '--instance-id', 'trips-A', '--heartbeat-rate', '600000'])
+  })
+  after(async () => {
+    t.closeAll()
+    try {
+      await stopAll(A)
+    } finally {
+      if (redis) await redis.close()
+    }
+  })
+
+  it('a roomMessage is one round trip (one EVALSHA, which also publishes it); history reads one each; a directMessage one script and its two broadcasts', async () => {
+    const a = await t.login(A.url, uniq('a'))
+    const b = await t.login(A.url, uniq('b'))
+    const room = uniq('room')
+    await a.ok('roomCreate', room, false)
+    await a.ok('roomJoin', room)
+    await b.ok('roomJoin', room)
+    const N = 50
+    const rows = []
+    async function measure (name, call) {
+      const monitor = await redis.monitor()
+      for (let i = 0; i < N; i++) await call(i)
+      const { roundTrips, inScripts } = await monitor.stop()
+      const total = Object.values(roundTrips).reduce((x, y) => x + y, 0)
+      rows.push({ name, perCall: total / N, roundTrips, inScripts })
+      return rows.at(-1)
+    }
+    const message = await measure('roomMessage', i => a.ok('roomMessage', room, { textMessage: `m${i}` }))
+    const reads = [
+      await measure('roomRecentHistory', () => b.ok('roomRecentHistory', room)),
+      await measure('roomHistoryGet', () => b.ok('roomHistoryGet', room, 0, 20)),
+      await measure('roomHistoryInfo', () => b.ok('roomHistoryInfo', room))
+    ]
+    const direct = await measure('directMessage', i => a.ok('directMessage', b.user, { textMessage: `d${i}` }))
+    for (const r of rows) {
+      console.log(`# round trips per ${r.name}: ${r.perCall} (${JSON.stringify(r.roundTrips)}; inside scripts ${JSON.stringify(r.inScripts)})`)
+    }
+    assert.deepEqual(message.roundTrips, { evalsha: N })
+    assert.equal(message.inScripts.publish, N, 'the script publishes each message')
+    for (const r of reads) assert.equal(r.perCall, 1, `${r.name}: ${JSON.stringify(r.roundTrips)}`)
+    // one script checks the recipient; the message and its echo are two
+    // adapter broadcasts
+    assert.deepEqual(direct.roundTrips, { evalsha: N, spublish: 2 * N })
+  })
+})
+
 describe('Redis stopped and restarted under running instances', {
   skip: NEEDS_REDIS || (REDIS_CLUSTER ? 'uses a standalone redis-server of its own; runs in the standalone Redis run' : false)
 }, () => {
@@ -614,6 +672,11 @@ describe('Redis stopped and restarted under running instances', {
     }
     // a login while Redis is down is rejected, not left hanging
     assert.equal(login.value.event, 'loginRejected')
+    // once the instance knows the connection is gone, /health says so at once
+    const t1 = Date.now()
+    const again = await health(A)
+    assert.equal(again.status, 503)
+    assert.ok(Date.now() - t1 < 1000, `the second /health took ${Date.now() - t1} ms`)
 
     await redis.restart()
     for (const s of [A, B]) {

@@ -153,13 +153,12 @@ impl Cmd for DirectMessage {
             state.user_nconnected(&self.to).await?;
             return Err(ChatServiceError::NotAllowed);
         }
-        if !cx.bypass {
-            let sender = cx.user.unwrap_or_default();
-            if !state.direct_access(&self.to, sender).await? {
-                return Err(ChatServiceError::NotAllowed);
-            }
+        let sender = (!cx.bypass).then(|| cx.user.unwrap_or_default());
+        let (access, nconnected) = state.direct_recipient(&self.to, sender).await?;
+        if !access {
+            return Err(ChatServiceError::NotAllowed);
         }
-        if state.user_nconnected(&self.to).await? == 0 {
+        if nconnected == 0 {
             return Err(ChatServiceError::NoUserOnline(self.to));
         }
         let transport = cx.service.transport();

@@ -687,12 +687,21 @@ impl State for MemoryState {
     }
 
     async fn direct_access(&self, recipient: &str, sender: &str) -> Result<bool> {
+        Ok(self.direct_recipient(recipient, Some(sender)).await?.0)
+    }
+
+    async fn direct_recipient(
+        &self,
+        recipient: &str,
+        sender: Option<&str>,
+    ) -> Result<(bool, usize)> {
         let user = self.user(recipient)?;
         let user = guard(&user);
-        if user.blacklist.contains(sender) {
-            return Ok(false);
-        }
-        Ok(!user.whitelist_only || user.whitelist.contains(sender))
+        let access = sender.is_none_or(|sender| {
+            !user.blacklist.contains(sender)
+                && (!user.whitelist_only || user.whitelist.contains(sender))
+        });
+        Ok((access, user.sockets.len()))
     }
 
     async fn user_nconnected(&self, user: &str) -> Result<usize> {

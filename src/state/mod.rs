@@ -333,6 +333,14 @@ pub trait State: Send + Sync + 'static {
     /// Whether `sender` may message `recipient` (blacklist / whitelist mode);
     /// `noUser` if the recipient is unknown.
     async fn direct_access(&self, recipient: &str, sender: &str) -> Result<bool>;
+    /// What `directMessage` checks of its recipient, in one call: whether
+    /// `sender` may write to them (always, without a sender: bypass), and
+    /// how many sockets they have. `noUser` if unknown.
+    async fn direct_recipient(
+        &self,
+        recipient: &str,
+        sender: Option<&str>,
+    ) -> Result<(bool, usize)>;
     /// The user's number of sockets (all instances); `noUser` if unknown.
     async fn user_nconnected(&self, user: &str) -> Result<usize>;
     /// Every socket of the user with its joined rooms.

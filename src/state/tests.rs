@@ -1464,6 +1464,17 @@ pub async fn direct_access_rules(state: StateRef) {
         state.direct_access("ghost", "x").await,
         Err(no_user("ghost"))
     );
+    // The same rules with the socket count, in one call; no sender: bypass.
+    assert_eq!(state.direct_recipient("r", Some("x")).await, Ok((false, 0)));
+    assert_eq!(state.direct_recipient("r", None).await, Ok((true, 0)));
+    state.add_socket("r", "s1", "i1").await.unwrap();
+    state.add_socket("r", "s2", "i1").await.unwrap();
+    assert_eq!(state.direct_recipient("r", Some("w")).await, Ok((true, 2)));
+    assert_eq!(state.direct_recipient("r", Some("b")).await, Ok((false, 2)));
+    assert_eq!(
+        state.direct_recipient("ghost", None).await,
+        Err(no_user("ghost"))
+    );
 }
 
 pub async fn user_queries_of_unknown_user_are_no_user(state: StateRef) {

@@ -797,6 +797,18 @@ impl State for RedisState {
             .flag()
     }
 
+    async fn direct_recipient(
+        &self,
+        recipient: &str,
+        sender: Option<&str>,
+    ) -> Result<(bool, usize)> {
+        let (bypass, sender) = (flag(sender.is_none()), sender.unwrap_or_default());
+        let mut reply = self
+            .user_read(recipient, &["recipient", &bypass, sender], "")
+            .await?;
+        Ok((reply.flag()?, reply.count()?))
+    }
+
     async fn user_nconnected(&self, user: &str) -> Result<usize> {
         self.user_read(user, &["nconnected"], "").await?.count()
     }
@@ -936,6 +948,11 @@ impl State for RedisState {
     }
 
     async fn ping(&self) -> Result<()> {
+        // A known-dead connection answers at once, not after the timeout
+        // (load balancers probe with short timeouts).
+        if !self.client.is_connected() {
+            return Err(ChatServiceError::internal("Error: not connected to Redis"));
+        }
         let _: String = self.client.ping(None).await.map_err(redis_failure)?;
         if !self.feed.is_connected() {
             // Until it is back, other instances' messages do not arrive.

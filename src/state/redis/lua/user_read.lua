@@ -3,6 +3,17 @@ if not user_exists() then
   return {'noUser'}
 end
 local what = ARGV[2]
+
+-- protocol.md 5.1: may `sender` write to this user (1/0)?
+local function direct_access(sender)
+  if redis.call('SISMEMBER', BLACK, sender) == 1 then
+    return 0
+  end
+  if redis.call('HGET', INFO, 'whitelistOnly') == '1' then
+    return redis.call('SISMEMBER', WHITE, sender)
+  end
+  return 1
+end
 if what == 'list' or what == 'inlist' then
   local key = list_key(ARGV[3])
   if not key then
@@ -15,14 +26,14 @@ if what == 'list' or what == 'inlist' then
 elseif what == 'whitelistOnly' then
   return {'ok', tonumber(redis.call('HGET', INFO, 'whitelistOnly') or '0')}
 elseif what == 'access' then
-  local sender = ARGV[3]
-  if redis.call('SISMEMBER', BLACK, sender) == 1 then
-    return {'ok', 0}
+  return {'ok', direct_access(ARGV[3])}
+elseif what == 'recipient' then
+  -- ARGV[3] bypass (1/0), ARGV[4] sender: access, then nconnected.
+  local access = 1
+  if ARGV[3] ~= '1' then
+    access = direct_access(ARGV[4])
   end
-  if redis.call('HGET', INFO, 'whitelistOnly') == '1' then
-    return {'ok', redis.call('SISMEMBER', WHITE, sender)}
-  end
-  return {'ok', 1}
+  return {'ok', access, redis.call('HLEN', SOCKETS)}
 elseif what == 'nconnected' then
   return {'ok', redis.call('HLEN', SOCKETS)}
 elseif what == 'sockets' then
