@@ -3,15 +3,21 @@
 //! socket.io-client 2.x speaks it): login, acked requests, notifications,
 //! heartbeats. Also the small packet parsers, which never trust their input.
 
+use std::pin::Pin;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
-use tokio::time::{Instant, sleep_until, timeout};
+use tokio::time::{Sleep, sleep};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
-use tokio_tungstenite::{WebSocketStream, client_async};
+use tokio_tungstenite::{WebSocketStream, client_async_with_config};
 
 pub const NAMESPACE: &str = "/chat-service";
+
+/// Read buffer per connection: frames here are small, and tungstenite
+/// zero-fills the whole buffer before each read (128 KB by default).
+const READ_BUFFER: usize = 8 * 1024;
 
 /// Engine.io protocol revision.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,8 +96,8 @@ impl Frame {
 pub struct Conn {
     ws: WebSocketStream<TcpStream>,
     next_ack: u64,
-    /// EIO3: the client pings every `ping_interval`; next one due then.
-    next_ping: Option<(Instant, Duration)>,
+    /// EIO3: the client pings every `ping_interval`; the timer of the next.
+    ping: Option<(Pin<Box<Sleep>>, Duration)>,
     /// A heartbeat packet still to be sent (kept if a send was cancelled).
     control_due: Option<&'static str>,
 }
@@ -115,11 +121,12 @@ impl Conn {
         stream
             .set_nodelay(true)
             .map_err(|e| ConnError::Connect(e.to_string()))?;
-        let (ws, _) = client_async(url, stream).await?;
+        let config = WebSocketConfig::default().read_buffer_size(READ_BUFFER);
+        let (ws, _) = client_async_with_config(url, stream, Some(config)).await?;
         let mut conn = Conn {
             ws,
             next_ack: 0,
-            next_ping: None,
+            ping: None,
             control_due: None,
         };
 
@@ -135,7 +142,7 @@ impl Conn {
             Eio::V4 => format!("40{NAMESPACE},"),
             // socket.io-client 2.x puts its query in the CONNECT packet too.
             Eio::V3 => {
-                conn.next_ping = Some((Instant::now() + ping_interval, ping_interval));
+                conn.ping = Some((Box::pin(sleep(ping_interval)), ping_interval));
                 format!("40{NAMESPACE}?user={user_q},")
             }
         };
@@ -168,29 +175,6 @@ impl Conn {
     /// Sends what [`Conn::request`] queued.
     pub async fn flush(&mut self) -> Result<(), ConnError> {
         Ok(self.ws.flush().await?)
-    }
-
-    /// One request and its ack (other packets meanwhile are dropped):
-    /// `Ok(Ok(result))` or `Ok(Err(error))` as the server acked it.
-    pub async fn call(
-        &mut self,
-        args: &str,
-        limit: Duration,
-    ) -> Result<Result<String, String>, ConnError> {
-        let id = self.request(args).await?;
-        self.flush().await?;
-        let wait = async {
-            loop {
-                if let Incoming::Ack(got, frame) = self.recv().await?
-                    && got == id
-                {
-                    return Ok(ack_result(frame.data())
-                        .map(str::to_owned)
-                        .map_err(str::to_owned));
-                }
-            }
-        };
-        timeout(limit, wait).await.map_err(|_| ConnError::Timeout)?
     }
 
     /// The next event or ack of our namespace. Answers heartbeats on the
@@ -228,12 +212,13 @@ impl Conn {
                 self.ws.send(Message::text(packet)).await?;
                 self.control_due = None;
             }
-            let msg = match self.next_ping {
-                Some((at, every)) => tokio::select! {
+            let msg = match &mut self.ping {
+                Some((timer, every)) => tokio::select! {
                     msg = self.ws.next() => msg,
-                    _ = sleep_until(at) => {
+                    _ = timer.as_mut() => {
+                        let next = timer.deadline() + *every;
+                        timer.as_mut().reset(next);
                         self.control_due = Some("2");
-                        self.next_ping = Some((at + every, every));
                         continue;
                     }
                 },
@@ -330,13 +315,26 @@ pub fn ack_result(data: &str) -> Result<&str, &str> {
 
 /// A `roomMessage` notification: its message `id` and the send time
 /// `t<micros>` the load generator put in its text, found without a full
-/// JSON parse.
+/// JSON parse. Fast path for the usual key order (`textMessage` first, `id`
+/// last; room names cannot hold `{`), else a search.
 pub fn room_message(data: &str) -> Option<(u64, Option<u64>)> {
+    const ID: &str = "\"id\":";
+    const TEXT: &str = "{\"textMessage\":\"t";
     let rest = data.strip_prefix("[\"roomMessage\",")?;
-    let id = leading_number(rest.split_once("\"id\":")?.1)?;
-    let sent = rest
-        .split_once("\"textMessage\":\"t")
-        .and_then(|(_, text)| leading_number(text));
+    let tail = rest.strip_suffix("}]")?;
+    let digits = tail.bytes().rev().take_while(u8::is_ascii_digit).count();
+    let (head, id) = tail.split_at(tail.len() - digits);
+    let id = match head.ends_with(ID) {
+        true => id.parse().ok()?,
+        false => leading_number(rest.split_once(ID)?.1)?,
+    };
+    let object = rest.get(rest.find('{')?..)?;
+    let sent = match object.strip_prefix(TEXT) {
+        Some(text) => leading_number(text),
+        None => object
+            .split_once(&TEXT[1..])
+            .and_then(|(_, text)| leading_number(text)),
+    };
     Some((id, sent))
 }
 
@@ -404,6 +402,8 @@ mod tests {
         assert_eq!(room_message(data), Some((42, Some(1234))));
         let data = r#"["roomMessage","r1",{"textMessage":"hello","id":3}]"#;
         assert_eq!(room_message(data), Some((3, None)));
+        let data = r#"["roomMessage","r1",{"id":5,"author":"u","textMessage":"t77"}]"#;
+        assert_eq!(room_message(data), Some((5, Some(77))));
         assert_eq!(room_message(r#"["roomUserJoined","r1","u"]"#), None);
         assert_eq!(room_message(r#"["roomMessage","r1",{"id":"x"}]"#), None);
     }

@@ -213,6 +213,9 @@ pub struct Report {
     pub rss_after_kb: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rss_per_conn_kb: Option<f64>,
+    /// Setup requests sent again after no answer (see `scenario::setup_call`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub setup_retries: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub loadgen_cpu_pct: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -325,6 +328,8 @@ async fn run(cli: Cli) -> anyhow::Result<Report> {
         .and_then(|p| p.to_possible_value())
         .map(|v| v.get_name().to_owned());
     report.eio = cli.eio;
+    let retries = scenario::SETUP_RETRIES.load(std::sync::atomic::Ordering::Relaxed);
+    report.setup_retries = (retries > 0).then_some(retries);
     Ok(report)
 }
 
@@ -375,6 +380,12 @@ fn print_human(r: &Report, to_stderr: bool) {
         lines.push(format!(
             "{:<16}{n:>12}  (window full at a tick)",
             "rate skipped"
+        ));
+    }
+    if let Some(n) = r.setup_retries {
+        lines.push(format!(
+            "{:<16}{n:>12}  (setup requests unanswered for 2 s, sent again)",
+            "setup retries"
         ));
     }
     if let Some(cpu) = r.loadgen_cpu_pct {

@@ -173,9 +173,13 @@ async fn member_loop(
     expiry.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut inflight: HashMap<u64, Instant> = HashMap::with_capacity(max_inflight);
     let mut last_id = 0;
-    let end = window.stop + DRAIN;
+    // Timers created once: a new one per loop turn costs a timer-wheel
+    // registration per received frame.
+    let stop = sleep_until(window.stop);
+    let end = sleep_until(window.stop + DRAIN);
+    tokio::pin!(stop, end);
+    let mut stopped = Instant::now() >= window.stop;
     loop {
-        let stopped = Instant::now() >= window.stop;
         if stopped && inflight.is_empty() {
             return Ok(());
         }
@@ -231,8 +235,8 @@ async fn member_loop(
                     rec.counts.rate_skipped += 1;
                 }
             }
-            _ = sleep_until(window.stop), if !stopped => {}
-            _ = sleep_until(end) => {
+            _ = &mut stop, if !stopped => stopped = true,
+            _ = &mut end => {
                 rec.counts.errors.timeouts += inflight.len() as u64;
                 return Ok(());
             }

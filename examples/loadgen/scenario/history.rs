@@ -161,9 +161,11 @@ async fn client_loop(
     let mut expiry = interval(Duration::from_secs(1));
     expiry.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut n = 0usize;
-    let end = window.stop + DRAIN;
+    let stop = sleep_until(window.stop);
+    let end = sleep_until(window.stop + DRAIN);
+    tokio::pin!(stop, end);
+    let mut stopped = Instant::now() >= window.stop;
     loop {
-        let stopped = Instant::now() >= window.stop;
         if stopped && inflight.is_empty() {
             return Ok(());
         }
@@ -208,8 +210,8 @@ async fn client_loop(
                     }
                 }
             }
-            _ = sleep_until(window.stop), if !stopped => {}
-            _ = sleep_until(end) => {
+            _ = &mut stop, if !stopped => stopped = true,
+            _ = &mut end => {
                 rec.counts.errors.timeouts += inflight.len() as u64;
                 return Ok(());
             }

@@ -6,18 +6,22 @@ pub mod connect;
 pub mod fanout;
 pub mod history;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 use tokio::sync::{Semaphore, mpsc, watch};
-use tokio::time::{Instant, sleep_until, timeout};
+use tokio::time::{Instant, sleep_until, timeout, timeout_at};
 
-use crate::conn::{Conn, ConnError, Eio, Target};
+use crate::conn::{Conn, ConnError, Eio, Incoming, Target, ack_result};
 use crate::stats::{CpuMeter, Shared};
 
 /// Time the senders wait for their last acks after the window.
 pub const DRAIN: Duration = Duration::from_secs(3);
+/// A setup request unanswered this long is sent again (see [`setup_call`]).
+const RETRY_AFTER: Duration = Duration::from_secs(2);
+/// Setup requests sent again in this run.
+pub static SETUP_RETRIES: AtomicU64 = AtomicU64::new(0);
 
 pub struct Ctx {
     pub target: Target,
@@ -73,15 +77,17 @@ pub fn json_str(text: &str) -> String {
 /// Creates the rooms (`roomCreate(name, false)`, `roomExists` is fine)
 /// from one setup connection, which is then closed.
 pub async fn create_rooms(ctx: &Ctx, rooms: &[String]) -> anyhow::Result<()> {
-    let mut conn = timeout(
-        ctx.timeout,
-        Conn::connect(&ctx.target, ctx.eio, &format!("{}-setup", ctx.prefix)),
-    )
-    .await
-    .map_err(|_| ConnError::Timeout)??;
+    let user = format!("{}-setup", ctx.prefix);
+    let mut conn = timeout(ctx.timeout, Conn::connect(&ctx.target, ctx.eio, &user))
+        .await
+        .map_err(|_| ConnError::Timeout)
+        .and_then(|connected| connected)
+        .with_context(|| format!("setup connection {user}"))?;
     for room in rooms {
         let args = format!("[\"roomCreate\",{},false]", json_str(room));
-        if let Err(error) = conn.call(&args, ctx.timeout).await?
+        if let Err(error) = setup_call(ctx, &mut conn, &args)
+            .await
+            .with_context(|| format!("roomCreate {room}"))?
             && !error.contains("exists")
         {
             bail!("roomCreate {room}: {error}");
@@ -102,7 +108,7 @@ pub async fn connect_and_join(
     let setup = async {
         let mut conn = Conn::connect(&ctx.target, ctx.eio, user).await?;
         let args = format!("[\"roomJoin\",{}]", json_str(room));
-        match conn.call(&args, ctx.timeout).await? {
+        match setup_call(ctx, &mut conn, &args).await? {
             Ok(_) => Ok(conn),
             Err(error) => Err(ConnError::Protocol(format!("roomJoin {room}: {error}"))),
         }
@@ -110,6 +116,43 @@ pub async fn connect_and_join(
     timeout(ctx.timeout, setup)
         .await
         .map_err(|_| ConnError::Timeout)?
+}
+
+/// An idempotent setup request (`roomCreate`, `roomJoin`) and its ack,
+/// `Ok(Ok(result))` or `Ok(Err(error))`. Sent again when unanswered for
+/// [`RETRY_AFTER`], until `ctx.timeout`: a server that registers its
+/// handlers after emitting `loginConfirmed` may drop a request sent at once.
+pub async fn setup_call(
+    ctx: &Ctx,
+    conn: &mut Conn,
+    args: &str,
+) -> Result<Result<String, String>, ConnError> {
+    let deadline = Instant::now() + ctx.timeout;
+    let mut ids = Vec::new();
+    loop {
+        if !ids.is_empty() {
+            SETUP_RETRIES.fetch_add(1, Ordering::Relaxed);
+        }
+        ids.push(conn.request(args).await?);
+        conn.flush().await?;
+        let answer = async {
+            loop {
+                if let Incoming::Ack(id, frame) = conn.recv().await?
+                    && ids.contains(&id)
+                {
+                    return Ok(ack_result(frame.data())
+                        .map(str::to_owned)
+                        .map_err(str::to_owned));
+                }
+            }
+        };
+        let wait = deadline.min(Instant::now() + RETRY_AFTER);
+        match timeout_at(wait, answer).await {
+            Ok(answer) => return answer,
+            Err(_) if Instant::now() >= deadline => return Err(ConnError::Timeout),
+            Err(_) => {}
+        }
+    }
 }
 
 /// Keeps `conn` served (heartbeats) until the window is announced;
