@@ -267,10 +267,10 @@ async fn run(cli: Cli) -> anyhow::Result<Report> {
         target: Target::parse(&cli.url).map_err(anyhow::Error::msg)?,
         eio: if cli.eio == 3 { Eio::V3 } else { Eio::V4 },
         prefix,
-        timeout: Duration::from_secs_f64(cli.timeout),
+        timeout: seconds("--timeout", cli.timeout)?,
         concurrency: cli.concurrency.max(1),
-        warmup: Duration::from_secs_f64(cli.warmup),
-        duration: Duration::from_secs_f64(cli.duration),
+        warmup: seconds("--warmup", cli.warmup)?,
+        duration: seconds("--duration", cli.duration)?,
         server_pid: cli.server_pid,
         origin: Instant::now(),
         shared: Shared::new(),
@@ -290,7 +290,10 @@ async fn run(cli: Cli) -> anyhow::Result<Report> {
                 members,
                 senders,
                 window,
-                rate: cli.rate.or(sizes.rate).filter(|r| *r > 0.0),
+                rate: cli
+                    .rate
+                    .or(sizes.rate)
+                    .filter(|r| r.is_finite() && *r > 0.0),
             };
             let mut report = fanout::run(ctx.clone(), p).await?;
             report.params = json!({
@@ -331,6 +334,10 @@ async fn run(cli: Cli) -> anyhow::Result<Report> {
     let retries = scenario::SETUP_RETRIES.load(std::sync::atomic::Ordering::Relaxed);
     report.setup_retries = (retries > 0).then_some(retries);
     Ok(report)
+}
+
+fn seconds(flag: &str, secs: f64) -> anyhow::Result<Duration> {
+    Duration::try_from_secs_f64(secs).map_err(|_| anyhow::anyhow!("{flag}: not a duration: {secs}"))
 }
 
 /// The report in words: on stdout, or stderr when stdout carries the JSON.

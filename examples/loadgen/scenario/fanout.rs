@@ -48,9 +48,9 @@ pub async fn run(ctx: Arc<Ctx>, p: Params) -> anyhow::Result<Report> {
     create_rooms(&ctx, &rooms).await?;
 
     let total_senders = p.rooms * p.senders;
-    let period = p
-        .rate
-        .map(|rate| Duration::from_secs_f64(total_senders as f64 / rate));
+    let period = p.rate.map(|rate| {
+        Duration::from_secs_f64(total_senders as f64 / rate).max(Duration::from_micros(1))
+    });
     let n = p.rooms * p.members;
     eprintln!(
         "fanout: {} rooms x {} members, {} senders/room, window {}{}",
