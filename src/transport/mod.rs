@@ -8,6 +8,7 @@
 //! socket" are ordinary broadcasts that reach every instance.
 
 pub mod connection;
+mod head;
 pub mod legacy;
 mod notify;
 mod server;

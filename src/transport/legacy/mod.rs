@@ -198,6 +198,11 @@ where
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
+        let req = if is_req_path(req.uri().path(), &self.req_path) {
+            super::head::detach(req)
+        } else {
+            req
+        };
         match classify(&req, &self.req_path) {
             Route::Untouched => {
                 let convert: fn(http::Response<B>) -> Response = into_axum_response;
