@@ -19,6 +19,8 @@
 #   LOADGEN     load generator binary [target/release/examples/loadgen]
 #   BUILD=0     skip `cargo build` (binaries already built)
 #   RESULTS     output directory [bench/results]
+#   STRICT=1    exit 1 when a run failed (for CI); otherwise failures are
+#               only listed under the table
 #
 # Each run is a fresh server process on a free loopback port; the servers
 # alternate within a scenario (A-mem, A-redis, B-mem, B-redis, C, A-mem, ...)
@@ -48,6 +50,7 @@ EIOS=${EIOS:-3 4}
 LOADGEN=${LOADGEN:-$ROOT/target/release/examples/loadgen}
 BUILD=${BUILD:-1}
 RESULTS=${RESULTS:-$ROOT/bench/results}
+STRICT=${STRICT:-0}
 
 OURS=$ROOT/target/release/chat-service
 CEILING=$ROOT/target/release/examples/ceiling
@@ -262,3 +265,7 @@ done
 node "$ROOT/bench/report.mjs" --runs "$RUNS" --out "$RESULTS/$STAMP" \
     --meta "$(printf '{"reps":%s,"duration_s":%s,"warmup_s":%s,"quick":%s}' \
         "$REPS" "$DURATION" "$WARMUP" "$([[ $QUICK == 1 ]] && echo true || echo false)")"
+
+if [[ $STRICT == 1 ]] && grep -q '"error"' "$RUNS"; then
+    die "some runs failed (STRICT=1)"
+fi
