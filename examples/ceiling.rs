@@ -17,7 +17,6 @@ use dashmap::DashMap;
 use serde_json::Value;
 use socketioxide::SocketIo;
 use socketioxide::extract::{AckSender, Data, SocketRef};
-use tokio::net::TcpListener;
 
 const NAMESPACE: &str = "/chat-service";
 /// Same engine settings as the `chat-service` binary (`src/server.rs`).
@@ -48,7 +47,7 @@ async fn main() -> anyhow::Result<()> {
         std::future::ready(())
     });
 
-    let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+    let listener = chat_service::server::bind("127.0.0.1", port).await?;
     // The signal handlers exist before the listening line is printed.
     let signal = shutdown_signal();
     let closing = io.clone();

@@ -97,6 +97,32 @@ pub struct Server {
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
+/// Connections the kernel queues before they are accepted: tokio's default
+/// of 128 overflows when hundreds of clients (re)connect at once, and each
+/// dropped SYN costs its client a one-second retransmit.
+const LISTEN_BACKLOG: u32 = 1024;
+
+/// Binds a listening socket on `host:port` (the first address `host`
+/// resolves to) with [`LISTEN_BACKLOG`].
+pub async fn bind(host: &str, port: u16) -> std::io::Result<TcpListener> {
+    let mut last_error = None;
+    for addr in tokio::net::lookup_host((host, port)).await? {
+        let socket = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        match socket.bind(addr) {
+            Ok(()) => return socket.listen(LISTEN_BACKLOG),
+            Err(error) => last_error = Some(error),
+        }
+    }
+    Err(last_error.unwrap_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::AddrNotAvailable, format!("{host}: no address"))
+    }))
+}
+
 /// What `launch` needs besides the socket.io server.
 struct Parts<H, F> {
     settings: ServerSettings,
@@ -143,7 +169,7 @@ impl Server {
             let (client, bus) = (client.clone(), bus.clone());
             Arc::new(move || client.is_connected() && bus.connected()) as PubSubCheck
         });
-        let listener = TcpListener::bind((settings.host.as_str(), settings.port)).await?;
+        let listener = bind(&settings.host, settings.port).await?;
 
         // The routes need the service, the service needs socket.io, and
         // socket.io wraps the routes: the service is filled in once started.
