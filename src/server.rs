@@ -102,6 +102,10 @@ pub struct Server {
 /// dropped SYN costs its client a one-second retransmit.
 const LISTEN_BACKLOG: u32 = 1024;
 
+/// The websocket read buffer each connection keeps (engineioxide's default
+/// is 4 KB): chat frames are small, and bigger ones are read in steps.
+pub const WS_READ_BUFFER: usize = 1024;
+
 /// Binds a listening socket on `host:port` (the first address `host`
 /// resolves to) with [`LISTEN_BACKLOG`].
 pub async fn bind(host: &str, port: u16) -> std::io::Result<TcpListener> {
@@ -119,7 +123,10 @@ pub async fn bind(host: &str, port: u16) -> std::io::Result<TcpListener> {
         }
     }
     Err(last_error.unwrap_or_else(|| {
-        std::io::Error::new(std::io::ErrorKind::AddrNotAvailable, format!("{host}: no address"))
+        std::io::Error::new(
+            std::io::ErrorKind::AddrNotAvailable,
+            format!("{host}: no address"),
+        )
     }))
 }
 
@@ -182,7 +189,8 @@ impl Server {
             .max_payload(settings.max_payload_bytes)
             .ws_max_message_size(payload_limit)
             .ws_max_frame_size(payload_limit)
-            .max_buffer_size(4096);
+            .max_buffer_size(4096)
+            .ws_read_buffer_size(WS_READ_BUFFER);
         match redis {
             None => {
                 let (io_service, io) = builder.build_with_inner_svc(router);

@@ -27,10 +27,14 @@ pub struct ConnectQueryFilter<S> {
     /// Rewritten bytes not yet handed to the reader, from `pending_pos` on.
     pending: Vec<u8>,
     pending_pos: usize,
-    scratch: Box<[u8]>,
 }
 
-const SCRATCH_SIZE: usize = 8 * 1024;
+/// Bytes read per call while frames are held back. On the stack, not in
+/// the connection: an idle socket holds no read buffer of ours.
+const SCRATCH_SIZE: usize = 2 * 1024;
+
+/// Held-back capacity kept between reads; more is given back once drained.
+const PENDING_KEEP: usize = 4 * 1024;
 
 impl<S> ConnectQueryFilter<S> {
     /// Wraps the server side of an upgraded websocket connection.
@@ -40,7 +44,6 @@ impl<S> ConnectQueryFilter<S> {
             frames: FrameRewriter::default(),
             pending: Vec::new(),
             pending_pos: 0,
-            scratch: vec![0; SCRATCH_SIZE].into_boxed_slice(),
         }
     }
 
@@ -55,6 +58,7 @@ impl<S> ConnectQueryFilter<S> {
         self.pending_pos += n;
         if self.pending_pos == self.pending.len() {
             self.pending.clear();
+            self.pending.shrink_to(PENDING_KEEP);
             self.pending_pos = 0;
         }
         true
@@ -84,7 +88,8 @@ impl<S: AsyncRead + Unpin> ConnectQueryFilter<S> {
     /// Reads from the connection through the frame rewriter; `Ok(false)` at
     /// end of stream once everything held back has been released.
     fn poll_fill_pending(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<bool>> {
-        let mut scratch = ReadBuf::new(&mut self.scratch);
+        let mut bytes = [0; SCRATCH_SIZE];
+        let mut scratch = ReadBuf::new(&mut bytes);
         ready!(Pin::new(&mut self.inner).poll_read(cx, &mut scratch))?;
         let read = scratch.filled();
         if read.is_empty() {
