@@ -3,8 +3,9 @@
 # the Rust tests, the Node client tests against the release binary
 # (socket.io-client v4 and v2) with the memory state, again with the Redis
 # state (plus the two-instance tests of test/cluster.test.mjs), again on a
-# 3-master Redis Cluster, then the web chat in headless Chromium. Installs
-# what it needs (npm packages; redis-server, Debian's chromium if missing).
+# 3-master Redis Cluster, a smoke run of the benchmark, then the web chat in
+# headless Chromium. Installs what it needs (npm packages; redis-server,
+# Debian's chromium if missing).
 #
 # CLIENT_TEST_MODES (default "memory redis cluster") picks the client test
 # runs: memory = `npm test`; redis = `npm test` with CHAT_SERVICE_STATE=redis
@@ -83,6 +84,11 @@ if wants cluster; then
     client_tests redis "$REDIS_CLUSTER_URL" 1
     redis_stop_all
 fi
+
+step "benchmark smoke run (QUICK=1: every server and scenario, tiny sizes)"
+# Keeps the benchmark working (load generator, ceiling, the original from
+# npm); its figures are not checked here: see scripts/bench.sh.
+QUICK=1 STRICT=1 BUILD=0 RESULTS="$PWD/target/bench-smoke" bash scripts/bench.sh
 
 step "browser test (web chat in headless Chromium)"
 if [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
