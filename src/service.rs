@@ -506,15 +506,16 @@ impl ChatService {
         if self.0.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
-        if let Ok(mut tasks) = self.0.tasks.lock() {
-            tasks.drain(..).for_each(|task| task.abort());
-        }
         let deadline = self.options().close_timeout;
         let drained = tokio::time::timeout(deadline, async {
             self.transport().close().await;
             self.wait_idle().await;
         })
         .await;
+        // Only now: a `roomMessage` still running waits for its delivery.
+        if let Ok(mut tasks) = self.0.tasks.lock() {
+            tasks.drain(..).for_each(|task| task.abort());
+        }
         // Sockets whose disconnect cleanup has not run by now (a handler
         // not yet started, or timed out) are cleaned up here; the state
         // makes sure no socket is processed twice.
