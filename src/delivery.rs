@@ -100,3 +100,58 @@ pub async fn run(
         deliveries.delivered(&room, id);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn done_soon(deliveries: &Deliveries, room: &str, id: u64, since: Since) -> bool {
+        tokio::time::timeout(Duration::from_millis(100), deliveries.wait(room, id, since))
+            .await
+            .is_ok()
+    }
+
+    #[tokio::test]
+    async fn a_wait_ends_once_its_id_or_a_later_one_is_delivered() {
+        let deliveries = std::sync::Arc::new(Deliveries::default());
+        let since = deliveries.now();
+        let waiting = {
+            let deliveries = deliveries.clone();
+            tokio::spawn(async move { deliveries.wait("r", 2, since).await })
+        };
+        tokio::task::yield_now().await;
+        deliveries.delivered("r", 1);
+        deliveries.delivered("other", 7);
+        tokio::task::yield_now().await;
+        assert!(
+            !waiting.is_finished(),
+            "id 1 and another room do not end it"
+        );
+        deliveries.delivered("r", 3);
+        assert!(
+            tokio::time::timeout(Duration::from_secs(1), waiting)
+                .await
+                .is_ok()
+        );
+        // Delivered after `since` already: no wait at all.
+        assert!(done_soon(&deliveries, "r", 3, since).await);
+    }
+
+    #[tokio::test]
+    async fn a_delivery_from_before_the_append_does_not_count() {
+        let deliveries = Deliveries::default();
+        // The room's last delivery (id 50) predates the append, e.g. of a
+        // room deleted and created again since: the new id 1 must wait.
+        deliveries.delivered("r", 50);
+        let since = deliveries.now();
+        assert!(!done_soon(&deliveries, "r", 1, since).await);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lost_message_is_acked_after_the_limit() {
+        let deliveries = Deliveries::default();
+        let started = tokio::time::Instant::now();
+        deliveries.wait("r", 1, deliveries.now()).await;
+        assert!(started.elapsed() >= WAIT_LIMIT);
+    }
+}
