@@ -49,7 +49,7 @@ async fn main() -> anyhow::Result<()> {
 
     let listener = chat_service::server::bind("127.0.0.1", port).await?;
     // The signal handlers exist before the listening line is printed.
-    let signal = shutdown_signal();
+    let signal = chat_service::server::shutdown_signal();
     let closing = io.clone();
     let shutdown = async move {
         signal.await;
@@ -165,24 +165,4 @@ fn stamp(message: Value, author: Value, id: u64) -> Value {
     fields.insert("timestamp".into(), now.into());
     fields.insert("id".into(), id.into());
     Value::Object(fields)
-}
-
-/// Resolves on SIGINT or SIGTERM; the handlers are installed at the call.
-fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
-    use tokio::signal::unix::{SignalKind, signal};
-    let interrupt = signal(SignalKind::interrupt());
-    let terminate = signal(SignalKind::terminate());
-    async move {
-        match (interrupt, terminate) {
-            (Ok(mut interrupt), Ok(mut terminate)) => {
-                tokio::select! {
-                    _ = interrupt.recv() => {}
-                    _ = terminate.recv() => {}
-                }
-            }
-            _ => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
 }

@@ -100,7 +100,7 @@ async fn run(config: Config, auth: Authenticator) -> Result<(), StartError> {
                 async move { login(&auth, &service, &id) }
             })
         },
-        shutdown_signal(),
+        chat_service::server::shutdown_signal(),
     )
     .await?;
     if demo {
@@ -134,37 +134,6 @@ fn login(
         Err(AuthError::Missing) => Ok(None),
         Err(AuthError::Invalid(reason)) => {
             Err(ChatServiceError::internal(format!("Error: {reason}")))
-        }
-    }
-}
-
-/// Resolves on SIGINT or SIGTERM. The handlers are installed here, before
-/// the listening line is printed, so a signal sent right after it cannot
-/// kill the process the default way.
-fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let interrupt = signal(SignalKind::interrupt());
-        let terminate = signal(SignalKind::terminate());
-        async move {
-            match (interrupt, terminate) {
-                (Ok(mut interrupt), Ok(mut terminate)) => {
-                    tokio::select! {
-                        _ = interrupt.recv() => {}
-                        _ = terminate.recv() => {}
-                    }
-                }
-                _ => {
-                    let _ = tokio::signal::ctrl_c().await;
-                }
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        async {
-            let _ = tokio::signal::ctrl_c().await;
         }
     }
 }

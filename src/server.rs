@@ -106,6 +106,37 @@ const LISTEN_BACKLOG: u32 = 1024;
 /// is 4 KB): chat frames are small, and bigger ones are read in steps.
 pub const WS_READ_BUFFER: usize = 1024;
 
+/// Resolves on SIGINT or SIGTERM. The handlers are installed by this call:
+/// make it before printing the listening line, so a signal sent right
+/// after that line cannot kill the process the default way.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        async move {
+            match (interrupt, terminate) {
+                (Ok(mut interrupt), Ok(mut terminate)) => {
+                    tokio::select! {
+                        _ = interrupt.recv() => {}
+                        _ = terminate.recv() => {}
+                    }
+                }
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
 /// Binds a listening socket on `host:port` (the first address `host`
 /// resolves to) with [`LISTEN_BACKLOG`].
 pub async fn bind(host: &str, port: u16) -> std::io::Result<TcpListener> {

@@ -12,8 +12,8 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior, interval, sleep_until, timeout};
 
 use super::{
-    Ctx, DRAIN, Ready, Window, announce_window, connect_and_join, create_rooms, json_str,
-    note_error, wait_for_window,
+    Ctx, DRAIN, Ready, Window, announce_window, connect_and_join, create_rooms, join_then_wait,
+    json_str, note_error,
 };
 use crate::Report;
 use crate::conn::{Conn, ConnError, Incoming, ack_result};
@@ -121,25 +121,10 @@ async fn client(
     p: Params,
 ) {
     let mut rec = Recorder::new(&ctx.shared);
-    let mut conn = match connect_and_join(&ctx, &permits, &user, &room).await {
-        Ok(conn) => conn,
-        Err(error) => {
-            note_error(&format!("setup of {user}"), &error);
-            rec.counts.errors.setup += 1;
-            let _ = ready.send(false);
-            return;
-        }
-    };
-    let _ = ready.send(true);
-    drop(ready);
-    let window = match wait_for_window(&mut conn, &mut go).await {
-        Ok(Some(window)) => window,
-        Ok(None) => return,
-        Err(error) => {
-            note_error(&user, &error);
-            rec.counts.errors.disconnects += 1;
-            return;
-        }
+    let Some((mut conn, window)) =
+        join_then_wait(&ctx, &permits, ready, &mut go, (&user, &room), &mut rec).await
+    else {
+        return;
     };
     if let Err(error) = client_loop(&ctx, &mut conn, &mut rec, &room, p, window).await {
         note_error(&user, &error);

@@ -172,6 +172,40 @@ pub async fn wait_for_window(
     }
 }
 
+/// A measuring client's start: connects, logs in and joins `room`,
+/// reports to [`announce_window`], then keeps the connection served until
+/// the window opens. `None` when there is nothing to measure (setup failed
+/// or the connection dropped: counted in `rec`, or the run ended).
+pub async fn join_then_wait(
+    ctx: &Ctx,
+    permits: &Semaphore,
+    ready: Ready,
+    go: &mut watch::Receiver<Option<Window>>,
+    (user, room): (&str, &str),
+    rec: &mut crate::stats::Recorder,
+) -> Option<(Conn, Window)> {
+    let mut conn = match connect_and_join(ctx, permits, user, room).await {
+        Ok(conn) => conn,
+        Err(error) => {
+            note_error(&format!("setup of {user}"), &error);
+            rec.counts.errors.setup += 1;
+            let _ = ready.send(false);
+            return None;
+        }
+    };
+    let _ = ready.send(true);
+    drop(ready);
+    match wait_for_window(&mut conn, go).await {
+        Ok(Some(window)) => Some((conn, window)),
+        Ok(None) => None,
+        Err(error) => {
+            note_error(user, &error);
+            rec.counts.errors.disconnects += 1;
+            None
+        }
+    }
+}
+
 /// Receiving side of [`announce_window`]: each task sends `true` (ready)
 /// or `false` (setup failed) once.
 pub type Ready = mpsc::UnboundedSender<bool>;
