@@ -13,6 +13,7 @@ use std::time::Duration;
 use dashmap::DashMap;
 use futures::StreamExt;
 use tokio::sync::oneshot;
+use tokio::time::Instant;
 
 use crate::state::{MessageFeed, Published};
 use crate::transport::Transport;
@@ -21,6 +22,11 @@ use crate::transport::Transport;
 /// anyway: only reached when the feed lost the message (a Redis outage or
 /// a reader that fell behind), and then the ack must still come.
 const WAIT_LIMIT: Duration = Duration::from_secs(2);
+
+/// A room's mark is forgotten after this long without deliveries or
+/// waits, so rooms that come and go do not pile up marks. Far beyond any
+/// command's time between its append and its wait.
+const MARK_IDLE: Duration = Duration::from_secs(60);
 
 /// What the delivery task has sent on, per room.
 #[derive(Default)]
@@ -36,6 +42,8 @@ struct Mark {
     id: u64,
     at: u64,
     waiting: Vec<(u64, oneshot::Sender<()>)>,
+    /// Last delivery or wait, for forgetting idle marks.
+    used: Option<Instant>,
 }
 
 /// A point in the delivery sequence, taken before appending a message.
@@ -59,11 +67,21 @@ impl Deliveries {
             if mark.at > since.0 && mark.id >= id {
                 return;
             }
+            mark.used = Some(Instant::now());
             mark.waiting.push((id, done));
         }
         if tokio::time::timeout(WAIT_LIMIT, delivered).await.is_err() {
             tracing::warn!(%room, id, "room message not delivered in time; acked anyway");
         }
+    }
+
+    /// Forgets the marks of rooms idle for `MARK_IDLE`, and waits whose
+    /// command gave up.
+    fn forget_idle(&self) {
+        self.rooms.retain(|_, mark| {
+            mark.waiting.retain(|(_, done)| !done.is_closed());
+            !mark.waiting.is_empty() || mark.used.is_some_and(|used| used.elapsed() < MARK_IDLE)
+        });
     }
 
     fn delivered(&self, room: &str, id: u64) {
@@ -74,6 +92,7 @@ impl Deliveries {
         };
         mark.id = id;
         mark.at = at;
+        mark.used = Some(Instant::now());
         if !mark.waiting.is_empty() {
             let out =
                 |(wanted, done): &mut (u64, oneshot::Sender<()>)| *wanted <= id || done.is_closed();
@@ -91,13 +110,21 @@ pub async fn run(
     deliveries: std::sync::Weak<Deliveries>,
     mut feed: MessageFeed,
 ) {
-    while let Some(Published { room, message }) = feed.next().await {
-        transport.deliver_room_message(&room, &message).await;
-        let Some(deliveries) = deliveries.upgrade() else {
-            return;
-        };
-        let id = message.get("id").and_then(|id| id.as_u64()).unwrap_or(0);
-        deliveries.delivered(&room, id);
+    let mut forget = tokio::time::interval(MARK_IDLE);
+    loop {
+        tokio::select! {
+            published = feed.next() => {
+                let Some(Published { room, message }) = published else { return };
+                transport.deliver_room_message(&room, &message).await;
+                let Some(deliveries) = deliveries.upgrade() else { return };
+                let id = message.get("id").and_then(|id| id.as_u64()).unwrap_or(0);
+                deliveries.delivered(&room, id);
+            }
+            _ = forget.tick() => {
+                let Some(deliveries) = deliveries.upgrade() else { return };
+                deliveries.forget_idle();
+            }
+        }
     }
 }
 
@@ -145,6 +172,26 @@ mod tests {
         deliveries.delivered("r", 50);
         let since = deliveries.now();
         assert!(!done_soon(&deliveries, "r", 1, since).await);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_marks_are_forgotten_busy_ones_kept() {
+        let deliveries = std::sync::Arc::new(Deliveries::default());
+        deliveries.delivered("old", 1);
+        tokio::time::advance(MARK_IDLE + Duration::from_secs(1)).await;
+        deliveries.delivered("recent", 1);
+        let since = deliveries.now();
+        let waiting = {
+            let deliveries = deliveries.clone();
+            tokio::spawn(async move { deliveries.wait("awaited", 1, since).await })
+        };
+        tokio::task::yield_now().await;
+        deliveries.forget_idle();
+        let mut kept: Vec<String> = deliveries.rooms.iter().map(|e| e.key().clone()).collect();
+        kept.sort();
+        assert_eq!(kept, ["awaited", "recent"]);
+        deliveries.delivered("awaited", 1);
+        assert!(waiting.await.is_ok());
     }
 
     #[tokio::test(start_paused = true)]
