@@ -4,8 +4,9 @@
 //! every script runs on a single Redis Cluster slot.
 //!
 //! Room scripts get the room's keys as KEYS and start with
-//! `lua/room_common.lua`; user scripts get the user's keys and start with
-//! `lua/user_common.lua`. Each body's header documents its ARGV and reply.
+//! `lua/common.lua` then `lua/room_common.lua`; user scripts get the user's
+//! keys and start with `lua/common.lua` then `lua/user_common.lua`. Each
+//! body's header documents its ARGV and reply.
 //! Replies are arrays whose first item is `ok` or a protocol error code.
 //!
 //! A few scripts reach keys they build themselves (a socket's room set, a
@@ -19,6 +20,7 @@ use fred::types::scripts::Script;
 macro_rules! room_script {
     ($file:literal) => {
         concat!(
+            include_str!("lua/common.lua"),
             include_str!("lua/room_common.lua"),
             include_str!(concat!("lua/", $file))
         )
@@ -28,6 +30,7 @@ macro_rules! room_script {
 macro_rules! user_script {
     ($file:literal) => {
         concat!(
+            include_str!("lua/common.lua"),
             include_str!("lua/user_common.lua"),
             include_str!(concat!("lua/", $file))
         )

@@ -11,12 +11,5 @@ redis.call('HSET', INFO, 'whitelistOnly', ARGV[3], 'historyMaxSize', ARGV[4],
 if ARGV[1] == '1' then
   redis.call('HSET', INFO, 'owner', ARGV[2])
 end
-local pos = 7
-for _, key in ipairs({WHITE, BLACK, ADMIN}) do
-  local n = tonumber(ARGV[pos])
-  for i = pos + 1, pos + n do
-    redis.call('SADD', key, ARGV[i])
-  end
-  pos = pos + n + 1
-end
+add_counted(7, {WHITE, BLACK, ADMIN})
 return {'ok'}

@@ -82,12 +82,3 @@ local function unjoin(socket, user, now)
   end
   return 1
 end
-
--- Appends without unpack(), which fails on long lists.
-local function append(out, items)
-  for i = 1, #items do
-    out[#out + 1] = items[i]
-  end
-  return out
-end
-

@@ -20,11 +20,3 @@ local function list_key(name)
   end
   return nil
 end
-
-local function append(out, items)
-  for i = 1, #items do
-    out[#out + 1] = items[i]
-  end
-  return out
-end
-
