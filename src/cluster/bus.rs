@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
-use super::redis::{RedisSettings, redis_error};
+use super::redis::{RedisSettings, next_message, redis_error};
 use crate::error::Result;
 use crate::hooks::BoxFuture;
 
@@ -74,22 +74,13 @@ impl ClusterBus {
         prefix: &str,
         ack_timeout: Duration,
     ) -> Result<Self> {
-        let builder = settings.builder()?;
-        let publisher = builder
+        let publisher = settings
+            .builder()?
             .build()
             .map_err(|e| redis_error("Redis client", e))?;
-        let subscriber: SubscriberClient = builder
-            .build_subscriber_client()
-            .map_err(|e| redis_error("Redis client", e))?;
         settings.connect(&publisher).await?;
-        settings.connect(&subscriber).await?;
         let channel = format!("{prefix}:bus");
-        // Resubscribe by itself after a reconnect.
-        let _resubscribe = subscriber.manage_subscriptions();
-        subscriber
-            .subscribe(channel.clone())
-            .await
-            .map_err(|e| redis_error("subscribing the cluster bus", e))?;
+        let subscriber = settings.subscriber(&channel, "the cluster bus").await?;
         let bus = Self::with_medium(
             Medium::Redis {
                 publisher,
@@ -103,15 +94,7 @@ impl ClusterBus {
         tokio::spawn(async move {
             // Keep the subscriber alive as long as the loop runs.
             let _subscriber = subscriber;
-            loop {
-                let message = match messages.recv().await {
-                    Ok(message) => message,
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(lost)) => {
-                        tracing::error!(lost, "cluster bus messages lost (reader too slow)");
-                        continue;
-                    }
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
-                };
+            while let Some(message) = next_message(&mut messages, "cluster bus").await {
                 if *message.channel != *channel {
                     continue;
                 }

@@ -17,6 +17,8 @@ use fred::types::Message;
 use socketioxide_redis::drivers::{ChanItem, Driver, MessageStream};
 use tokio::sync::{broadcast, mpsc};
 
+use super::redis::next_message;
+
 type Handlers = Arc<RwLock<HashMap<String, mpsc::Sender<ChanItem>>>>;
 
 /// See the module documentation.
@@ -48,16 +50,7 @@ impl BackpressureDriver {
 /// Moves every received message to the adapter channel of its pub/sub
 /// channel, waiting when that channel is full.
 async fn forward(mut messages: broadcast::Receiver<Message>, handlers: Handlers) {
-    loop {
-        let message = match messages.recv().await {
-            Ok(message) => message,
-            Err(broadcast::error::RecvError::Lagged(lost)) => {
-                crate::metrics::pubsub_lost(lost);
-                tracing::error!(lost, "pub/sub messages lost: the reader fell behind Redis");
-                continue;
-            }
-            Err(broadcast::error::RecvError::Closed) => return,
-        };
+    while let Some(message) = next_message(&mut messages, "socket.io adapter").await {
         let channel = message.channel.to_string();
         let Some(data) = message.value.into_owned_bytes() else {
             continue;

@@ -4,8 +4,11 @@
 
 use std::time::Duration;
 
+use fred::clients::SubscriberClient;
 use fred::error::{Error, ErrorKind};
-use fred::prelude::{Builder, ClientLike, Config, ReconnectPolicy};
+use fred::prelude::{Builder, ClientLike, Config, PubsubInterface, ReconnectPolicy};
+use fred::types::Message;
+use tokio::sync::broadcast;
 
 use crate::error::{ChatServiceError, Result};
 
@@ -65,6 +68,47 @@ impl RedisSettings {
                 let _ = client.quit().await;
                 Err(unreachable("no answer in time".into()))
             }
+        }
+    }
+}
+
+impl RedisSettings {
+    /// A connected pub/sub client subscribed to `channel` (classic pub/sub),
+    /// which subscribes again by itself after reconnects; `what` names it
+    /// in errors.
+    pub async fn subscriber(&self, channel: &str, what: &str) -> Result<SubscriberClient> {
+        let subscriber: SubscriberClient = self
+            .builder()?
+            .build_subscriber_client()
+            .map_err(|e| redis_error("Redis client", e))?;
+        self.connect(&subscriber).await?;
+        let _resubscribe = subscriber.manage_subscriptions();
+        subscriber
+            .subscribe(channel.to_string())
+            .await
+            .map_err(|e| redis_error(&format!("subscribing {what}"), e))?;
+        Ok(subscriber)
+    }
+}
+
+/// The next pub/sub message of a client; `None` once it is closed. What a
+/// slow reader lost meanwhile is counted (`chat_service_pubsub_lost_total`)
+/// and logged with `what` it was reading.
+pub async fn next_message(
+    messages: &mut broadcast::Receiver<Message>,
+    what: &str,
+) -> Option<Message> {
+    loop {
+        match messages.recv().await {
+            Ok(message) => return Some(message),
+            Err(broadcast::error::RecvError::Lagged(lost)) => {
+                crate::metrics::pubsub_lost(lost);
+                tracing::error!(
+                    lost,
+                    "{what}: pub/sub messages lost, the reader fell behind Redis"
+                );
+            }
+            Err(broadcast::error::RecvError::Closed) => return None,
         }
     }
 }

@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 use super::{Cmd, Formats, now_ms};
 use crate::dispatch::{Exec, args};
 use crate::error::Result;
-use crate::state::{Message, NewMessage};
+use crate::state::{Message, NewMessage, message_id};
 
 /// Removes the fields the server sets and sets `author` (3.2): the sender,
 /// or for anonymous server calls whatever the message carried.
@@ -55,7 +55,7 @@ impl Cmd for RoomMessage {
         crate::metrics::room_message_broadcast();
         // Every instance delivers it from the state's message feed; the
         // ack follows this instance's delivery (protocol.md 7.2).
-        let id = stored.get("id").and_then(Value::as_u64).unwrap_or(0);
+        let id = message_id(&stored);
         cx.service.deliveries().wait(&self.room, id, since).await;
         Ok(Value::from(id))
     }

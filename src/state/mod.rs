@@ -196,6 +196,11 @@ impl LockGuard {
     }
 }
 
+/// The id the state gave a stored message.
+pub fn message_id(message: &Value) -> u64 {
+    message.get("id").and_then(Value::as_u64).unwrap_or(0)
+}
+
 /// A room message as the state stored it, on its way to every instance's
 /// sockets.
 #[derive(Debug, Clone)]

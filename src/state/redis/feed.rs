@@ -7,29 +7,13 @@
 //! sending instance, which could overtake another instance's earlier id.
 
 use fred::clients::SubscriberClient;
-use fred::prelude::{EventInterface, PubsubInterface};
+use fred::prelude::EventInterface;
 use fred::types::Message as PubsubMessage;
 use serde_json::Value as Json;
-use tokio::sync::broadcast::{Receiver, error::RecvError};
+use tokio::sync::broadcast::Receiver;
 
 use super::{Message, MessageFeed, Published};
-use crate::cluster::redis::{RedisSettings, redis_error};
-use crate::error::Result;
-
-/// Subscribes to the feed channel; fred subscribes again after reconnects.
-pub(super) async fn subscribe(settings: &RedisSettings, channel: &str) -> Result<SubscriberClient> {
-    let subscriber: SubscriberClient = settings
-        .builder()?
-        .build_subscriber_client()
-        .map_err(|e| redis_error("Redis client", e))?;
-    settings.connect(&subscriber).await?;
-    let _resubscribe = subscriber.manage_subscriptions();
-    subscriber
-        .subscribe(channel.to_string())
-        .await
-        .map_err(|e| redis_error("subscribing the message feed", e))?;
-    Ok(subscriber)
-}
+use crate::cluster::redis::next_message;
 
 /// The feed as a stream, from now on.
 pub(super) fn stream(subscriber: &SubscriberClient, channel: String) -> MessageFeed {
@@ -44,18 +28,9 @@ pub(super) fn stream(subscriber: &SubscriberClient, channel: String) -> MessageF
 }
 
 async fn next(messages: &mut Receiver<PubsubMessage>, channel: &str) -> Option<Published> {
-    loop {
-        let message = match messages.recv().await {
-            Ok(message) => message,
-            Err(RecvError::Lagged(lost)) => {
-                // Members see the gap in the ids and can fetch it with
-                // `roomHistoryGet`.
-                crate::metrics::pubsub_lost(lost);
-                tracing::error!(lost, "room messages lost: the reader fell behind Redis");
-                continue;
-            }
-            Err(RecvError::Closed) => return None,
-        };
+    // A lost message shows as a gap in the ids, which members can fetch
+    // with `roomHistoryGet`.
+    while let Some(message) = next_message(messages, "message feed").await {
         if *message.channel != *channel {
             continue;
         }
@@ -64,6 +39,7 @@ async fn next(messages: &mut Receiver<PubsubMessage>, channel: &str) -> Option<P
             None => tracing::warn!("malformed message on the message feed"),
         }
     }
+    None
 }
 
 fn parse(message: &PubsubMessage) -> Option<Published> {

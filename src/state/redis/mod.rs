@@ -69,8 +69,9 @@ use crate::json::js_stringify;
 /// See the module documentation.
 pub struct RedisState {
     client: Client,
-    /// Subscribed to the message feed.
+    /// Subscribed to the message feed, on `feed_channel`.
     feed: fred::clients::SubscriberClient,
+    feed_channel: String,
     keys: Keys,
     lock_policy: LockPolicy,
 }
@@ -195,10 +196,14 @@ impl RedisState {
             loaded?;
         }
         let keys = Keys::new(prefix);
-        let feed = feed::subscribe(settings, &keys.feed_channel()).await?;
+        let feed_channel = keys.feed_channel();
+        let feed = settings
+            .subscriber(&feed_channel, "the message feed")
+            .await?;
         Ok(Self {
             client,
             feed,
+            feed_channel,
             keys,
             lock_policy: LockPolicy::default(),
         })
@@ -540,7 +545,7 @@ impl State for RedisState {
             message.author.unwrap_or_default().to_string(),
             prefix,
             js_stringify(&Json::from(room)),
-            self.keys.feed_channel(),
+            self.feed_channel.clone(),
         ];
         let mut reply = self
             .room_call(&SCRIPTS.room_add_message, room, args, "")
@@ -944,7 +949,7 @@ impl State for RedisState {
     }
 
     async fn message_feed(&self) -> Result<MessageFeed> {
-        Ok(feed::stream(&self.feed, self.keys.feed_channel()))
+        Ok(feed::stream(&self.feed, self.feed_channel.clone()))
     }
 
     async fn ping(&self) -> Result<()> {
