@@ -85,6 +85,16 @@ async function startAll (...starting) {
   return results.map(r => r.value)
 }
 
+/** Closes the clients, stops the servers, then the test's own Redis. */
+async function closeWithRedis (t, redis, ...servers) {
+  t.closeAll()
+  try {
+    await stopAll(...servers)
+  } finally {
+    if (redis) await redis.close()
+  }
+}
+
 /** Stops servers and fails if a graceful stop did not exit 0. */
 async function stopAll (...servers) {
   const codes = await Promise.all(servers.filter(Boolean).map(s => s.stop()))
@@ -560,14 +570,7 @@ describe('Redis round trips per command (MONITOR on a Redis of its own)', {
       '--state', 'redis', '--redis-url', redis.url, '--redis-prefix', uniquePrefix('trips'),
       '--instance-id', 'trips-A', '--heartbeat-rate', '600000'])
   })
-  after(async () => {
-    t.closeAll()
-    try {
-      await stopAll(A)
-    } finally {
-      if (redis) await redis.close()
-    }
-  })
+  after(() => closeWithRedis(t, redis, A))
 
   it('a roomMessage is one round trip (one EVALSHA, which also publishes it); history reads one each; a directMessage one script and its two broadcasts', async () => {
     const a = await t.login(A.url, uniq('a'))
@@ -621,14 +624,7 @@ describe('Redis stopped and restarted under running instances', {
     redis = await startRedis()
     ;[A, B] = await startAll(onRedis('restart-A'), onRedis('restart-B'))
   })
-  after(async () => {
-    t.closeAll()
-    try {
-      await stopAll(A, B)
-    } finally {
-      if (redis) await redis.close()
-    }
-  })
+  after(() => closeWithRedis(t, redis, A, B))
 
   async function health (s) {
     const res = await fetch(`${s.url}/health`, { signal: AbortSignal.timeout(15000) })
