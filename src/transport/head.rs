@@ -3,7 +3,7 @@
 //! and socket.io keeps the head of each session's first request for as
 //! long as the socket lives, so every connection pinned a whole read
 //! buffer (about half of a socket's memory). A copy costs a few hundred
-//! bytes once per socket.io request.
+//! bytes once per socket (`legacy::keeps_head` picks the requests).
 
 use http::{HeaderMap, HeaderValue, Request, Uri};
 

@@ -198,7 +198,7 @@ where
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
-        let req = if is_req_path(req.uri().path(), &self.req_path) {
+        let req = if keeps_head(&req, &self.req_path) {
             super::head::detach(req)
         } else {
             req
@@ -253,6 +253,17 @@ fn classify<B>(req: &http::Request<B>, req_path: &str) -> Route {
         }
         _ => Route::Untouched,
     }
+}
+
+/// Whether socketioxide keeps this request's head for the socket's life:
+/// the requests that open a session (no `sid`) or upgrade it to websocket.
+/// Polling requests of an open session are left as they are.
+fn keeps_head<B>(req: &http::Request<B>, req_path: &str) -> bool {
+    if !is_req_path(req.uri().path(), req_path) {
+        return false;
+    }
+    let query = req.uri().query().unwrap_or_default();
+    query_param(query, "sid").is_none() || query_param(query, "transport") == Some("websocket")
 }
 
 /// Same matching as engineioxide's, so that both agree on which requests are
@@ -314,6 +325,19 @@ mod tests {
     use super::ws_frames::testing::text;
     use super::ws_frames::{LEN_16, LEN_64, MASK_BIT};
     use super::*;
+
+    #[test]
+    fn only_session_opening_and_upgrading_heads_are_copied() {
+        let keeps = |uri: &str| {
+            let req = http::Request::get(uri).body(()).unwrap();
+            keeps_head(&req, DEFAULT_REQ_PATH)
+        };
+        assert!(keeps("/socket.io/?EIO=4&transport=polling"));
+        assert!(keeps("/socket.io/?EIO=4&transport=websocket"));
+        assert!(keeps("/socket.io/?EIO=3&transport=websocket&sid=abc"));
+        assert!(!keeps("/socket.io/?EIO=4&transport=polling&sid=abc"));
+        assert!(!keeps("/metrics"));
+    }
 
     #[test]
     fn requests_are_classified() {
