@@ -55,6 +55,9 @@ redis-server --version
 
 step "cargo test"
 cargo test --all-targets
+# The vendored engine.io crates' own tests (vendor/README.md).
+cargo test -p engineioxide -p engineioxide-core \
+    --features engineioxide/v3,engineioxide/__test_harness --lib --tests
 
 step "cargo build --release"
 cargo build --release --bins --examples
