@@ -218,7 +218,6 @@ mod tests {
     #[test]
     fn nothing_before_start() {
         let heartbeat = Heartbeat::new();
-        let later = Instant::now() + Duration::from_secs(3600);
-        assert_eq!(due(&heartbeat, ProtocolVersion::V4, later), Due::Nothing);
+        assert_eq!(due(&heartbeat, V4, Instant::now(), 3_600_000), Due::Nothing);
     }
 }
