@@ -84,6 +84,11 @@ async fn eval(
     keys: Vec<String>,
     args: Vec<String>,
 ) -> Result<Value> {
+    // Bytes-backed keys and values: kept for a retry after NOSCRIPT by
+    // reference counting, not by copying every argument (a room message's
+    // whole JSON among them).
+    let keys: Vec<Key> = keys.into_iter().map(Key::from).collect();
+    let args: Vec<Value> = args.into_iter().map(Value::from).collect();
     match client
         .evalsha::<Value, _, _, _>(script.sha1().clone(), keys.clone(), args.clone())
         .await
