@@ -33,21 +33,6 @@
 //! take a lock, and an odd one still maps to keys of its own (a `}` only
 //! moves them to another slot, all of them together).
 
-/// The room keys in the order the room scripts expect them as KEYS.
-const ROOM_KEYS: [&str; 8] = [
-    "info",
-    "adminlist",
-    "whitelist",
-    "blacklist",
-    "userlist",
-    "sockets",
-    "seen",
-    "history",
-];
-
-/// The user keys in the order the user scripts expect them as KEYS.
-const USER_KEYS: [&str; 4] = ["info", "whitelist", "blacklist", "sockets"];
-
 #[derive(Debug, Clone)]
 pub(super) struct Keys {
     prefix: String,
@@ -71,24 +56,27 @@ impl Keys {
         key
     }
 
-    /// KEYS of a room script.
+    /// KEYS of a room script: the info key alone. The script derives the
+    /// room's other keys from its hash tag (`lua/room_common.lua`), so a
+    /// call encodes, sends and parses one key instead of eight.
     pub fn room(&self, room: &str) -> Vec<String> {
-        ROOM_KEYS
-            .iter()
-            .map(|k| self.key("room", room, &[k]))
-            .collect()
+        vec![self.room_info(room)]
+    }
+
+    /// One of the room's keys (`history`, `userlist`, ...).
+    #[cfg(test)]
+    pub fn room_key(&self, room: &str, name: &str) -> String {
+        self.key("room", room, &[name])
     }
 
     pub fn room_info(&self, room: &str) -> String {
         self.key("room", room, &["info"])
     }
 
-    /// KEYS of a user script.
+    /// KEYS of a user script: the info key alone, as for rooms
+    /// (`lua/user_common.lua` derives the others).
     pub fn user(&self, user: &str) -> Vec<String> {
-        USER_KEYS
-            .iter()
-            .map(|k| self.key("user", user, &[k]))
-            .collect()
+        vec![self.user_info(user)]
     }
 
     pub fn user_info(&self, user: &str) -> String {
@@ -126,10 +114,10 @@ mod tests {
     #[test]
     fn keys_of_one_owner_share_a_hash_tag() {
         let keys = Keys::new("cs");
-        assert_eq!(keys.room("r 1")[0], "{cs:room:r 1}:info");
-        assert_eq!(keys.room("r 1")[7], "{cs:room:r 1}:history");
+        assert_eq!(keys.room("r 1"), ["{cs:room:r 1}:info"]);
+        assert_eq!(keys.room_key("r 1", "history"), "{cs:room:r 1}:history");
         assert_eq!(keys.room_info("r 1"), "{cs:room:r 1}:info");
-        assert_eq!(keys.user("u")[3], "{cs:user:u}:sockets");
+        assert_eq!(keys.user("u"), ["{cs:user:u}:info"]);
         assert_eq!(keys.user_info("u"), "{cs:user:u}:info");
         assert_eq!(keys.user_socket_prefix("u"), "{cs:user:u}:socket:");
         assert_eq!(keys.lock("u", "r"), "{cs:user:u}:lock:r");
@@ -138,7 +126,8 @@ mod tests {
         assert_eq!(keys.feed_channel(), "cs:messages");
 
         let slots = |keys: Vec<String>| fred::util::group_by_hash_slot(keys).map(|s| s.len());
-        assert_eq!(slots(keys.room("r 1")).ok(), Some(1));
+        let room = vec![keys.room_info("r 1"), keys.room_key("r 1", "history")];
+        assert_eq!(slots(room).ok(), Some(1));
         let mut user = keys.user("u");
         user.push(format!("{}/chat#1", keys.user_socket_prefix("u")));
         user.push(keys.lock("u", "r"));

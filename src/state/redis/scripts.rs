@@ -3,9 +3,10 @@
 //! round trip). Each touches the keys of one hash tag only (keys.rs), so
 //! every script runs on a single Redis Cluster slot.
 //!
-//! Room scripts get the room's keys as KEYS and start with
-//! `lua/common.lua` then `lua/room_common.lua`; user scripts get the user's
-//! keys and start with `lua/common.lua` then `lua/user_common.lua`. Each
+//! Room scripts get the room's info key as KEYS[1] and start with
+//! `lua/common.lua` then `lua/room_common.lua` (which derives the room's
+//! other keys from its hash tag); user scripts get the user's info key and
+//! start with `lua/common.lua` then `lua/user_common.lua`. Each
 //! body's header documents its ARGV and reply.
 //! Replies are arrays whose first item is `ok` or a protocol error code.
 //!

@@ -201,7 +201,7 @@ async fn stored_messages_keep_key_order_and_js_numbers() {
     let message = post(&state, "r", fields).await;
     let raw: Vec<String> = state
         .client
-        .lrange(&state.keys.room("r")[7], 0, -1)
+        .lrange(&state.keys.room_key("r", "history"), 0, -1)
         .await
         .unwrap();
     assert_eq!(

@@ -1,8 +1,11 @@
 -- Prelude of every room script (scripts.rs puts it in front of each body).
--- KEYS are the room's keys in the order of keys.rs `RoomKeys`; all share
--- one hash tag, so every script below touches a single slot.
+-- KEYS[1] is the room's info key, `{P:room:R}:info` (keys.rs); its other
+-- keys share that hash tag, so they are derived here rather than sent with
+-- every call, and every script below touches a single slot.
+local TAG = string.sub(KEYS[1], 1, -5)
 local INFO, ADMIN, WHITE, BLACK, USERS, SOCKETS, SEEN, HISTORY =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+  KEYS[1], TAG .. 'adminlist', TAG .. 'whitelist', TAG .. 'blacklist',
+  TAG .. 'userlist', TAG .. 'sockets', TAG .. 'seen', TAG .. 'history'
 
 local function room_exists()
   return redis.call('EXISTS', INFO) == 1

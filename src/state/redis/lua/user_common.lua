@@ -1,7 +1,10 @@
 -- Prelude of every user script (scripts.rs puts it in front of each body).
--- KEYS are the user's keys in the order of keys.rs `UserKeys`; ARGV[1] is
--- the prefix of the per-socket room sets, which carry the same hash tag.
-local INFO, WHITE, BLACK, SOCKETS = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+-- KEYS[1] is the user's info key, `{P:user:U}:info` (keys.rs); the other
+-- keys share its hash tag and are derived here. ARGV[1] is the prefix of
+-- the per-socket room sets, which carry the same hash tag.
+local TAG = string.sub(KEYS[1], 1, -5)
+local INFO, WHITE, BLACK, SOCKETS =
+  KEYS[1], TAG .. 'whitelist', TAG .. 'blacklist', TAG .. 'sockets'
 local SOCKET_ROOMS = ARGV[1]
 
 local function user_exists()
