@@ -15,7 +15,7 @@ use futures::StreamExt;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use crate::state::{MessageFeed, Published, message_id};
+use crate::state::{MessageFeed, Published};
 use crate::transport::Transport;
 
 /// How long a command waits for its message to go out before acking
@@ -117,7 +117,7 @@ pub async fn run(
                 let Some(Published { room, message }) = published else { return };
                 transport.deliver_room_message(&room, &message).await;
                 let Some(deliveries) = deliveries.upgrade() else { return };
-                deliveries.delivered(&room, message_id(&message));
+                deliveries.delivered(&room, message.id());
             }
             _ = forget.tick() => {
                 let Some(deliveries) = deliveries.upgrade() else { return };

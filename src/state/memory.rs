@@ -395,7 +395,7 @@ impl State for MemoryState {
         if let Some(feed) = self.feed.get() {
             let _ = feed.send(Published {
                 room: name.to_string(),
-                message: stored.clone(),
+                message: FeedMessage::Stored(stored.clone()),
             });
         }
         Ok(stored)

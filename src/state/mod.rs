@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use indexmap::IndexMap;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::error::{ChatServiceError, Result};
@@ -206,7 +207,33 @@ pub fn message_id(message: &Value) -> u64 {
 #[derive(Debug, Clone)]
 pub struct Published {
     pub room: String,
-    pub message: Message,
+    pub message: FeedMessage,
+}
+
+/// A message on the feed: the stored value (memory state), or the stored
+/// JSON text (Redis state), which goes to the sockets as it is instead of
+/// being parsed and written again for every message.
+#[derive(Debug, Clone)]
+pub enum FeedMessage {
+    Stored(Message),
+    Json { text: Box<RawValue>, id: u64 },
+}
+
+impl FeedMessage {
+    pub fn id(&self) -> u64 {
+        match self {
+            FeedMessage::Stored(message) => message_id(message),
+            FeedMessage::Json { id, .. } => *id,
+        }
+    }
+
+    /// The message as a value (stored JSON text is parsed).
+    pub fn to_message(&self) -> Option<Message> {
+        match self {
+            FeedMessage::Stored(message) => Some(message.clone()),
+            FeedMessage::Json { text, .. } => serde_json::from_str(text.get()).ok().map(Arc::new),
+        }
+    }
 }
 
 /// The room messages a state stores, each room's in id order: the one path

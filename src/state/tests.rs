@@ -1003,12 +1003,24 @@ pub async fn message_feed_publishes_each_room_in_id_order(state: StateRef) {
         let next = tokio::time::timeout(SOON, feed.next()).await;
         received.push(next.expect("feed item in time").expect("feed open"));
     }
-    for room in ["a", quoted] {
-        let messages: Vec<Message> = received
+    let messages_of = |room: &str| -> Vec<Message> {
+        received
             .iter()
             .filter(|p| p.room == room)
-            .map(|p| p.message.clone())
-            .collect();
+            .map(|p| p.message.to_message().expect("a JSON message"))
+            .collect()
+    };
+    for room in ["a", quoted] {
+        let messages = messages_of(room);
+        assert_eq!(
+            ids(&messages),
+            received
+                .iter()
+                .filter(|p| p.room == room)
+                .map(|p| p.message.id())
+                .collect::<Vec<u64>>(),
+            "the id beside the message is the message's"
+        );
         assert_eq!(ids(&messages), (1..=20).collect::<Vec<u64>>(), "{room}");
     }
     // What the feed carries is what the history holds.
@@ -1017,12 +1029,7 @@ pub async fn message_feed_publishes_each_room_in_id_order(state: StateRef) {
         .await
         .unwrap();
     stored.reverse();
-    let published: Vec<Message> = received
-        .iter()
-        .filter(|p| p.room == quoted)
-        .map(|p| p.message.clone())
-        .collect();
-    assert_eq!(stored, published);
+    assert_eq!(stored, messages_of(quoted));
 }
 
 pub async fn add_message_requires_membership_unless_told_not_to(state: StateRef) {

@@ -21,6 +21,7 @@ use socketioxide::adapter::Adapter;
 use socketioxide::socket::Sid;
 
 use crate::error::{ChatServiceError, Result};
+use crate::state::FeedMessage;
 use server::{Broadcast, Payload, Server, SocketServer};
 
 /// Where a notification goes.
@@ -88,16 +89,18 @@ impl Transport {
 
     /// Delivers `roomMessage(room, message)` to this instance's sockets in
     /// the room: the hot path of room messages, which serializes the stored
-    /// message once, without copying it. Each instance delivers the
-    /// messages of the state's feed itself.
-    pub async fn deliver_room_message(&self, room: &str, message: &Value) {
+    /// message once, without copying it (stored JSON text goes out as it
+    /// is). Each instance delivers the messages of the state's feed itself.
+    pub async fn deliver_room_message(&self, room: &str, message: &FeedMessage) {
         let broadcast = Broadcast {
             local: true,
             ..Broadcast::to(room)
         };
-        self.server
-            .emit(broadcast, "roomMessage", Payload::Message(room, message))
-            .await;
+        let payload = match message {
+            FeedMessage::Stored(message) => Payload::Message(room, message),
+            FeedMessage::Json { text, .. } => Payload::Json(room, text),
+        };
+        self.server.emit(broadcast, "roomMessage", payload).await;
     }
 
     async fn send(&self, target: Target<'_>, event: &str, payload: Payload<'_>) {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::{Serialize, Serializer};
 use serde_json::Value;
+use serde_json::value::RawValue;
 use socketioxide::BroadcastError;
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
@@ -43,6 +44,8 @@ pub enum Payload<'a> {
     Args(&'a [Value]),
     /// `(room, message)`: serialized from the stored message, not a copy.
     Message(&'a str, &'a Value),
+    /// `(room, message)` with the message's stored JSON text, written as it is.
+    Json(&'a str, &'a RawValue),
 }
 
 impl Serialize for Payload<'_> {
@@ -50,6 +53,7 @@ impl Serialize for Payload<'_> {
         match self {
             Payload::Args(args) => WireArgs(args).serialize(serializer),
             Payload::Message(room, message) => (room, Wire(message)).serialize(serializer),
+            Payload::Json(room, message) => (room, message).serialize(serializer),
         }
     }
 }

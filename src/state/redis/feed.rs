@@ -9,10 +9,10 @@
 use fred::clients::SubscriberClient;
 use fred::prelude::EventInterface;
 use fred::types::Message as PubsubMessage;
-use serde_json::Value as Json;
+use serde_json::value::RawValue;
 use tokio::sync::broadcast::Receiver;
 
-use super::{Message, MessageFeed, Published};
+use super::{FeedMessage, Message, MessageFeed, Published};
 use crate::cluster::redis::next_message;
 
 /// The feed as a stream, from now on.
@@ -42,11 +42,38 @@ async fn next(messages: &mut Receiver<PubsubMessage>, channel: &str) -> Option<P
     None
 }
 
+/// `[room, message]`; the message stays JSON text unless it holds Node
+/// `Buffer` objects, which go out as socket.io binary attachments and so
+/// need the parsed value.
 fn parse(message: &PubsubMessage) -> Option<Published> {
     let bytes = message.value.as_bytes()?;
-    let (room, message) = serde_json::from_slice::<(String, Json)>(bytes).ok()?;
-    Some(Published {
-        room,
-        message: Message::new(message),
-    })
+    let (room, text) = serde_json::from_slice::<(String, Box<RawValue>)>(bytes).ok()?;
+    let message = match stored_id(text.get()) {
+        Some(id) if !text.get().contains("\"Buffer\"") => FeedMessage::Json { text, id },
+        _ => FeedMessage::Stored(Message::new(serde_json::from_str(text.get()).ok()?)),
+    };
+    Some(Published { room, message })
+}
+
+/// The id of a stored message: `room_add_message.lua` appends it last, as
+/// `"id":<n>}`.
+fn stored_id(json: &str) -> Option<u64> {
+    let (_, id) = json.strip_suffix('}')?.rsplit_once("\"id\":")?;
+    id.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_id_is_read_from_the_end_of_the_stored_json() {
+        assert_eq!(
+            stored_id(r#"{"textMessage":"\"id\":7}","id":12}"#),
+            Some(12)
+        );
+        assert_eq!(stored_id(r#"{"id":3}"#), Some(3));
+        assert_eq!(stored_id(r#"{"id":"x"}"#), None);
+        assert_eq!(stored_id("[]"), None);
+    }
 }
