@@ -226,14 +226,6 @@ impl FeedMessage {
             FeedMessage::Json { id, .. } => *id,
         }
     }
-
-    /// The message as a value (stored JSON text is parsed).
-    pub fn to_message(&self) -> Option<Message> {
-        match self {
-            FeedMessage::Stored(message) => Some(message.clone()),
-            FeedMessage::Json { text, .. } => serde_json::from_str(text.get()).ok().map(Arc::new),
-        }
-    }
 }
 
 /// The room messages a state stores, each room's in id order: the one path
