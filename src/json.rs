@@ -26,7 +26,7 @@ fn write_js(out: &mut String, value: &Value) {
     match value {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => out.push_str(&js_number(n)),
+        Value::Number(n) => write_js_number(out, n),
         Value::String(s) => write_js_string(out, s),
         Value::Array(items) => {
             out.push('[');
@@ -54,23 +54,45 @@ fn write_js(out: &mut String, value: &Value) {
 }
 
 fn write_js_string(out: &mut String, s: &str) {
-    // serde_json escapes exactly the characters JSON.stringify escapes.
-    match serde_json::to_string(s) {
-        Ok(quoted) => out.push_str(&quoted),
-        Err(_) => out.push_str("\"\""),
+    // serde_json escapes exactly the characters JSON.stringify escapes; it
+    // writes straight into `out` (a room message's JSON is built on every
+    // message, so no string of its own per field).
+    if serde_json::to_writer(StringWriter(out), s).is_err() {
+        out.push_str("\"\"");
+    }
+}
+
+/// `io::Write` into a `String`, for serde_json, which writes valid UTF-8.
+struct StringWriter<'a>(&'a mut String);
+
+impl std::io::Write for StringWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = std::str::from_utf8(buf)
+            .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidData, error))?;
+        self.0.push_str(text);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
 /// A number as JavaScript prints it (`2`, `1.5`, `1e+21`).
 pub fn js_number(n: &Number) -> String {
+    let mut out = String::new();
+    write_js_number(&mut out, n);
+    out
+}
+
+fn write_js_number(out: &mut String, n: &Number) {
     if let Some(i) = n.as_i64() {
-        return i.to_string();
+        let _ = write!(out, "{i}");
+    } else if let Some(u) = n.as_u64() {
+        let _ = write!(out, "{u}");
+    } else {
+        out.push_str(ryu_js::Buffer::new().format(n.as_f64().unwrap_or(f64::NAN)));
     }
-    if let Some(u) = n.as_u64() {
-        return u.to_string();
-    }
-    let f = n.as_f64().unwrap_or(f64::NAN);
-    ryu_js::Buffer::new().format(f).to_string()
 }
 
 /// `String(value)` as `util.format`'s `%s` shows it.

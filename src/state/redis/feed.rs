@@ -1,10 +1,13 @@
-//! The message feed of the Redis state. `room_add_message.lua` publishes
-//! each message on the channel `<prefix>:messages` inside the script that
-//! gives it its id, so Redis itself orders a room's messages (a room lives
-//! on one node, and pub/sub keeps the order of one publisher); every
-//! instance subscribes once and delivers to its own sockets. This costs no
-//! round trip beyond the script's, and replaces a broadcast from the
-//! sending instance, which could overtake another instance's earlier id.
+//! The message feed of the Redis state. `room_add_messages.lua` publishes
+//! the messages it appends on the channel `<prefix>:messages`, a batch as
+//! one pub/sub message, inside the script that gives them their ids, so
+//! Redis itself orders a room's messages (a room lives on one node, and
+//! pub/sub keeps the order of one publisher); every instance subscribes
+//! once and delivers to its own sockets. This costs no round trip beyond
+//! the script's, and replaces a broadcast from the sending instance, which
+//! could overtake another instance's earlier id.
+
+use std::collections::VecDeque;
 
 use fred::clients::SubscriberClient;
 use fred::prelude::EventInterface;
@@ -18,16 +21,23 @@ use crate::cluster::redis::next_message;
 /// The feed as a stream, from now on.
 pub(super) fn stream(subscriber: &SubscriberClient, channel: String) -> MessageFeed {
     let messages = subscriber.message_rx();
+    let batch = VecDeque::new();
     Box::pin(futures::stream::unfold(
-        (messages, channel),
-        |(mut messages, channel)| async move {
-            let published = next(&mut messages, &channel).await?;
-            Some((published, (messages, channel)))
+        (messages, channel, batch),
+        |(mut messages, channel, mut batch)| async move {
+            while batch.is_empty() {
+                batch = next(&mut messages, &channel).await?;
+            }
+            let published = batch.pop_front()?;
+            Some((published, (messages, channel, batch)))
         },
     ))
 }
 
-async fn next(messages: &mut Receiver<PubsubMessage>, channel: &str) -> Option<Published> {
+async fn next(
+    messages: &mut Receiver<PubsubMessage>,
+    channel: &str,
+) -> Option<VecDeque<Published>> {
     // A lost message shows as a gap in the ids, which members can fetch
     // with `roomHistoryGet`.
     while let Some(message) = next_message(messages, "message feed").await {
@@ -35,27 +45,32 @@ async fn next(messages: &mut Receiver<PubsubMessage>, channel: &str) -> Option<P
             continue;
         }
         match parse(&message) {
-            Some(published) => return Some(published),
+            Some(batch) => return Some(batch),
             None => tracing::warn!("malformed message on the message feed"),
         }
     }
     None
 }
 
-/// `[room, message]`; the message stays JSON text unless it holds Node
-/// `Buffer` objects, which go out as socket.io binary attachments and so
-/// need the parsed value.
-fn parse(message: &PubsubMessage) -> Option<Published> {
+/// `[[room, message], ...]`; a message stays JSON text unless it holds
+/// Node `Buffer` objects, which go out as socket.io binary attachments and
+/// so need the parsed value.
+fn parse(message: &PubsubMessage) -> Option<VecDeque<Published>> {
     let bytes = message.value.as_bytes()?;
-    let (room, text) = serde_json::from_slice::<(String, Box<RawValue>)>(bytes).ok()?;
-    let message = match stored_id(text.get()) {
-        Some(id) if !text.get().contains("\"Buffer\"") => FeedMessage::Json { text, id },
-        _ => FeedMessage::Stored(Message::new(serde_json::from_str(text.get()).ok()?)),
-    };
-    Some(Published { room, message })
+    let batch = serde_json::from_slice::<Vec<(String, Box<RawValue>)>>(bytes).ok()?;
+    batch
+        .into_iter()
+        .map(|(room, text)| {
+            let message = match stored_id(text.get()) {
+                Some(id) if !text.get().contains("\"Buffer\"") => FeedMessage::Json { text, id },
+                _ => FeedMessage::Stored(Message::new(serde_json::from_str(text.get()).ok()?)),
+            };
+            Some(Published { room, message })
+        })
+        .collect()
 }
 
-/// The id of a stored message: `room_add_message.lua` appends it last, as
+/// The id of a stored message: `room_add_messages.lua` appends it last, as
 /// `"id":<n>}`.
 fn stored_id(json: &str) -> Option<u64> {
     let (_, id) = json.strip_suffix('}')?.rsplit_once("\"id\":")?;

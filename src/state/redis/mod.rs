@@ -40,6 +40,7 @@
 //! sockets: `room_users_without_sockets` compares the two sides so that
 //! `roomStateSync` and `userStateSync` can repair such leftovers.
 
+mod append;
 mod feed;
 mod keys;
 mod lock;
@@ -69,6 +70,7 @@ use crate::json::js_stringify;
 /// See the module documentation.
 pub struct RedisState {
     client: Client,
+    appender: append::Appender,
     /// Subscribed to the message feed, on `feed_channel`.
     feed: fred::clients::SubscriberClient,
     feed_channel: String,
@@ -206,6 +208,7 @@ impl RedisState {
             .subscriber(&feed_channel, "the message feed")
             .await?;
         Ok(Self {
+            appender: append::Appender::start(client.clone(), feed_channel.clone()),
             client,
             feed,
             feed_channel,
@@ -541,21 +544,27 @@ impl State for RedisState {
         fields.shift_remove("id");
         fields.insert("timestamp".into(), Json::from(message.timestamp));
         let mut object = Json::Object(fields);
-        let json = js_stringify(&object);
-        // `json` is an object with at least `timestamp`: `{...}`.
-        let prefix = format!("{},\"id\":", json.strip_suffix('}').unwrap_or(&json));
-        let args = vec![
-            flag(message.require_member),
-            flag(message.author.is_some()),
-            message.author.unwrap_or_default().to_string(),
-            prefix,
-            js_stringify(&Json::from(room)),
-            self.feed_channel.clone(),
-        ];
-        let mut reply = self
-            .room_call(&SCRIPTS.room_add_message, room, args, "")
-            .await?;
-        let id = u64::try_from(reply.int()?).map_err(|_| malformed("negative message id"))?;
+        // `object` has at least `timestamp`: its JSON is `{...}`, and the
+        // id goes in place of the closing brace.
+        let mut prefix = js_stringify(&object);
+        prefix.pop();
+        prefix.push_str(",\"id\":");
+        let append = append::Append {
+            info_key: self.keys.room_info(room),
+            args: [
+                flag(message.require_member),
+                flag(message.author.is_some()),
+                message.author.unwrap_or_default().to_string(),
+                prefix,
+                js_stringify(&Json::from(room)),
+            ],
+        };
+        let id = match self.appender.append(append).await? {
+            append::Appended::Id(id) => {
+                u64::try_from(id).map_err(|_| malformed("negative message id"))?
+            }
+            append::Appended::Refused(code) => return Err(refusal(Refused(code), room, "")),
+        };
         if let Json::Object(fields) = &mut object {
             fields.insert("id".into(), Json::from(id));
         }

@@ -1,14 +1,16 @@
 //! The Lua scripts of the Redis state, one per operation that checks and
 //! changes (so it runs atomically) or reads several keys (so it takes one
 //! round trip). Each touches the keys of one hash tag only (keys.rs), so
-//! every script runs on a single Redis Cluster slot.
+//! every script runs on a single Redis Cluster slot; `room_add_messages`
+//! appends a batch of messages (append.rs) of rooms in one slot.
 //!
 //! Room scripts get the room's info key as KEYS[1] and start with
 //! `lua/common.lua` then `lua/room_common.lua` (which derives the room's
 //! other keys from its hash tag); user scripts get the user's info key and
-//! start with `lua/common.lua` then `lua/user_common.lua`. Each
-//! body's header documents its ARGV and reply.
-//! Replies are arrays whose first item is `ok` or a protocol error code.
+//! start with `lua/common.lua` then `lua/user_common.lua`. Each body's
+//! header documents its ARGV and reply. Replies are arrays whose first
+//! item is `ok` or a protocol error code (`room_add_messages`: one item per
+//! message).
 //!
 //! A few scripts reach keys they build themselves (a socket's room set, a
 //! user's lock): those carry the same hash tag as the declared KEYS, so
@@ -43,7 +45,7 @@ pub(super) struct Scripts {
     pub room_add: Script,
     pub room_delete: Script,
     pub room_read: Script,
-    pub room_add_message: Script,
+    pub room_add_messages: Script,
     pub room_change_list: Script,
     pub room_set_whitelist_only: Script,
     pub room_set: Script,
@@ -70,7 +72,7 @@ impl Scripts {
             &self.room_add,
             &self.room_delete,
             &self.room_read,
-            &self.room_add_message,
+            &self.room_add_messages,
             &self.room_change_list,
             &self.room_set_whitelist_only,
             &self.room_set,
@@ -96,7 +98,8 @@ pub(super) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     room_add: Script::from_lua(room_script!("room_add.lua")),
     room_delete: Script::from_lua(room_script!("room_delete.lua")),
     room_read: Script::from_lua(room_script!("room_read.lua")),
-    room_add_message: Script::from_lua(room_script!("room_add_message.lua")),
+    // Runs for every room message: no prelude (its header says why).
+    room_add_messages: Script::from_lua(include_str!("lua/room_add_messages.lua")),
     room_change_list: Script::from_lua(room_script!("room_change_list.lua")),
     room_set_whitelist_only: Script::from_lua(room_script!("room_set_whitelist_only.lua")),
     room_set: Script::from_lua(room_script!("room_set.lua")),

@@ -159,6 +159,61 @@ async fn two_instances_share_one_prefix_and_prefixes_are_apart() {
     assert_eq!(b.room_userlist("r").await.unwrap(), vec!["u".to_string()]);
 }
 
+/// Messages posted at once are appended by one script call (append.rs);
+/// each still gets its own answer, refusals included.
+#[tokio::test]
+async fn messages_appended_together_get_their_own_answers() {
+    let state = fresh().await;
+    state.add_room("open", with_history(10)).await.unwrap();
+    state.add_room("members", with_history(10)).await.unwrap();
+    state.add_socket("u", "s", "i").await.unwrap();
+    state.room_join("members", "u", "s", 1).await.unwrap();
+    let message = |author: &'static str, require_member: bool| NewMessage {
+        author: Some(author),
+        require_member,
+        fields: text(author),
+        timestamp: 1,
+    };
+    let posts = [
+        ("open", message("x", false)),
+        ("missing", message("x", false)),
+        ("members", message("x", true)),
+        ("members", message("u", true)),
+        ("open", message("u", true)),
+        ("open", message("y", false)),
+    ];
+    let answers = futures::future::join_all(
+        posts
+            .into_iter()
+            .map(|(room, message)| state.room_add_message(room, message)),
+    )
+    .await;
+    let answers: Vec<std::result::Result<u64, ChatServiceError>> = answers
+        .into_iter()
+        .map(|answer| answer.map(|message| message["id"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        answers,
+        vec![
+            Ok(1),
+            Err(ChatServiceError::NoRoom("missing".into())),
+            Err(ChatServiceError::NotJoined("members".into())),
+            Ok(1),
+            Err(ChatServiceError::NotJoined("open".into())),
+            Ok(2),
+        ]
+    );
+    let stored = state
+        .room_recent_history("open", 10, Presence::Any)
+        .await
+        .unwrap();
+    let texts: Vec<&str> = stored
+        .iter()
+        .map(|m| m["textMessage"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, vec!["y", "x"]);
+}
+
 #[tokio::test]
 async fn concurrent_messages_get_unique_consecutive_ids() {
     let prefix = unique_prefix();
