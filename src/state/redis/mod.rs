@@ -1,6 +1,7 @@
 //! The Redis state: everything `State` stores, in Redis (or Valkey), shared
 //! by all instances of the service. Key layout in `keys.rs`, Lua scripts in
-//! `scripts.rs` and `lua/`, locks in `lock.rs`.
+//! `scripts.rs` and `lua/`, locks in `lock.rs`, room messages appended in
+//! batches in `append.rs` and their feed in `feed.rs`.
 //!
 //! Every operation that checks and changes runs as one Lua script, so two
 //! instances never interleave inside it. A script only touches the keys of
