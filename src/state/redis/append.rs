@@ -17,6 +17,7 @@ use futures::{FutureExt, StreamExt};
 use tokio::sync::{mpsc, oneshot};
 
 use super::eval;
+use super::reply::{Refused, malformed, to_string};
 use super::scripts::SCRIPTS;
 use crate::error::{ChatServiceError, Result};
 
@@ -33,8 +34,8 @@ pub(super) struct Append {
 
 /// What the script said of one message: its id, or a protocol error code.
 pub(super) enum Appended {
-    Id(i64),
-    Refused(String),
+    Id(u64),
+    Refused(Refused),
 }
 
 struct Pending {
@@ -147,20 +148,19 @@ fn send(client: Client, feed_channel: String, batch: Vec<Pending>) -> BoxFuture<
 }
 
 fn parse(value: Value, expected: usize) -> Result<Vec<Appended>> {
-    let malformed = || super::reply::malformed("room_add_messages");
     let Value::Array(items) = value else {
-        return Err(malformed());
+        return Err(malformed("room_add_messages: not an array"));
     };
     if items.len() != expected {
-        return Err(malformed());
+        return Err(malformed("room_add_messages: one reply per message"));
     }
     items
         .into_iter()
         .map(|item| match item {
-            Value::Integer(id) => Ok(Appended::Id(id)),
-            Value::String(code) => Ok(Appended::Refused(code.to_string())),
-            Value::Bytes(code) => Ok(Appended::Refused(String::from_utf8_lossy(&code).into())),
-            _ => Err(malformed()),
+            Value::Integer(id) => u64::try_from(id)
+                .map(Appended::Id)
+                .map_err(|_| malformed("negative message id")),
+            code => Ok(Appended::Refused(Refused(to_string(code)?))),
         })
         .collect()
 }

@@ -561,10 +561,8 @@ impl State for RedisState {
             ],
         };
         let id = match self.appender.append(append).await? {
-            append::Appended::Id(id) => {
-                u64::try_from(id).map_err(|_| malformed("negative message id"))?
-            }
-            append::Appended::Refused(code) => return Err(refusal(Refused(code), room, "")),
+            append::Appended::Id(id) => id,
+            append::Appended::Refused(refused) => return Err(refusal(refused, room, "")),
         };
         if let Json::Object(fields) = &mut object {
             fields.insert("id".into(), Json::from(id));
