@@ -61,6 +61,20 @@ pub const BUS_TIMEOUTS: &str = "chat_service_bus_timeouts_total";
 /// gap in the ids and resyncs with `roomHistoryGet`.
 pub const PUBSUB_LOST: &str = "chat_service_pubsub_lost_total";
 
+/// Counter `{kind}`: requests holding input the service had to read the
+/// hard way or refuse (`lone_surrogate`: replaced by U+FFFD; `too_deep`:
+/// an argument nested deeper than the limit, refused with `badArgument`;
+/// `unreadable`: not JSON a client library sends). Counted instead of
+/// logged, so that a client cannot flood the log.
+pub const BAD_INPUT: &str = "chat_service_bad_input_total";
+/// Counter: instances this instance recovered after their heartbeat went
+/// stale (protocol.md 14.5), see [`instance_recovered`].
+pub const INSTANCES_RECOVERED: &str = "chat_service_instances_recovered_total";
+/// Counter: times this instance found its own sockets unknown to the state
+/// (recovered by another instance while cut off, or Redis emptied) and
+/// registered them again, see [`sockets_reregistered`].
+pub const REREGISTRATIONS: &str = "chat_service_reregistrations_total";
+
 /// The latency buckets of [`COMMAND_DURATION`], in seconds.
 pub const DURATION_BUCKETS: &[f64] = &[
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
@@ -97,6 +111,18 @@ pub fn describe() {
         PUBSUB_LOST,
         "Messages between instances lost because this instance read them too slowly"
     );
+    describe_counter!(
+        BAD_INPUT,
+        "Requests with input read the hard way or refused, by kind"
+    );
+    describe_counter!(
+        INSTANCES_RECOVERED,
+        "Instances recovered by this one after their heartbeat went stale"
+    );
+    describe_counter!(
+        REREGISTRATIONS,
+        "Times this instance registered its sockets again after the state lost them"
+    );
     for name in [CONNECTIONS, USERS_ONLINE, JOINED_SOCKETS] {
         gauge!(name).increment(0.0);
     }
@@ -108,6 +134,8 @@ pub fn describe() {
         REDIS_ERRORS,
         BUS_TIMEOUTS,
         PUBSUB_LOST,
+        INSTANCES_RECOVERED,
+        REREGISTRATIONS,
     ] {
         counter!(name).increment(0);
     }
@@ -207,4 +235,19 @@ pub fn pubsub_lost(count: u64) {
 /// A cluster bus request got no answer within `busAckTimeout`.
 pub fn bus_timeout() {
     counter!(BUS_TIMEOUTS).increment(1);
+}
+
+/// A request held input of `kind` (see [`BAD_INPUT`]).
+pub fn bad_input(kind: &'static str) {
+    counter!(BAD_INPUT, "kind" => kind).increment(1);
+}
+
+/// This instance recovered a dead instance.
+pub fn instance_recovered() {
+    counter!(INSTANCES_RECOVERED).increment(1);
+}
+
+/// This instance registered its sockets again.
+pub fn sockets_reregistered() {
+    counter!(REREGISTRATIONS).increment(1);
 }

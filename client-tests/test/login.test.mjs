@@ -17,11 +17,28 @@ describe('login with query auth', () => {
     const { userName, authData } = await c.login()
     assert.equal(userName, user)
     assert.deepEqual(Object.keys(authData), ['id'])
-    assert.match(authData.id, SOCKET_ID)
-    // the socket id is the namespace-prefixed one, and listOwnSockets agrees
+    // the service's socket id is the one the client knows its socket by
+    // (v2: `/chat-service#<engine id>`, v4: the CONNECT reply's sid), and
+    // listOwnSockets agrees
+    assert.equal(authData.id, c.socket.id)
+    if (c.version === 2) assert.match(authData.id, SOCKET_ID)
     const sockets = await c.ok('listOwnSockets')
     assert.deepEqual(sockets, { [authData.id]: [] })
   })
+
+  for (const version of [2, 4]) {
+    it(`socket.io-client ${version}: echoes and listOwnSockets name sockets by the client's own socket.id`, async () => {
+      const user = uniq('ids')
+      const a = await t.login(srv.url, user, { version })
+      const b = await t.login(srv.url, user, { version: version === 2 ? 4 : 2 })
+      assert.deepEqual(await a.next('socketConnectEcho'), [b.socket.id, 2])
+      const ids = await a.ok('listOwnSockets')
+      assert.deepEqual(Object.keys(ids).sort(), [a.socket.id, b.socket.id].sort())
+      const bId = b.socket.id
+      b.close()
+      assert.deepEqual(await a.next('socketDisconnectEcho'), [bId, 1])
+    })
+  }
 
   it('accepts any name without control chars, ":", "{", "}"', async () => {
     for (const name of [uniq('with space '), uniq('ünïcødé✓ '), uniq('#/slash/'), uniq('dots.and-dashes_')]) {
@@ -127,7 +144,7 @@ describe('login through the socket.io v5 auth payload (client 4.x)', () => {
       const c = t.connect(s.url, null, { auth: { user } })
       const { userName, authData } = await c.login()
       assert.equal(userName, user)
-      assert.match(authData.id, SOCKET_ID)
+      assert.equal(authData.id, c.socket.id)
     } finally {
       t.closeAll()
       await s.stop()

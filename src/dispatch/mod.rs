@@ -113,6 +113,35 @@ async fn validate(
     Ok((command, args, rest))
 }
 
+/// The validation error of a request whose argument at `position` could
+/// not be read (nested too deeply; `json` is its text): `badArgument` at
+/// that position unless the count or an earlier position fails first, as
+/// validation reports the first failure. `None` if the argument is beyond
+/// the command's arity (it is cut off, as extra arguments are).
+pub fn unreadable_argument(
+    service: &ChatService,
+    name: &str,
+    args: &[Value],
+    position: usize,
+    json: String,
+) -> Option<ChatServiceError> {
+    let arity = commands::arity(name)?;
+    if position >= arity {
+        return None;
+    }
+    if args.len() < arity {
+        return Some(ChatServiceError::WrongArgumentsCount(arity, args.len()));
+    }
+    // Positions before this one are checked as usual; missing arguments
+    // read as `null`, so a failure at `position` or later is this one.
+    Some(
+        match Command::parse(name, &args[..position], service.formats()) {
+            Err(error @ ChatServiceError::BadArgument(earlier, _)) if earlier < position => error,
+            _ => ChatServiceError::BadArgument(position, Value::String(json)),
+        },
+    )
+}
+
 /// `checkArguments`: validation only.
 pub async fn check_arguments(service: &ChatService, name: &str, args: Vec<Value>) -> Result<()> {
     validate(service, name, args).await.map(|_| ())

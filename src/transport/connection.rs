@@ -12,15 +12,16 @@ use futures::FutureExt;
 use serde_json::{Map, Value};
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
-use socketioxide::extract::{AckSender, Data, Event, SocketRef, TryData};
+use socketioxide::extract::{AckSender, SocketRef, TryData};
 use socketioxide_core::adapter::DefinedAdapter;
 
-use super::user_channel;
+use super::incoming::Incoming;
+use super::{socket_channel, user_channel};
 use crate::commands::{self, is_valid_name};
 use crate::dispatch::{self, CallContext};
 use crate::error::{ChatServiceError, Result};
 use crate::hooks::BoxFuture;
-use crate::json::{Args, WireArgs};
+use crate::json::WireArgs;
 use crate::metrics;
 use crate::presence;
 use crate::service::ChatService;
@@ -108,7 +109,7 @@ async fn login<A: Adapter>(service: ChatService, socket: SocketRef<A>) {
         }
         return;
     }
-    let id = service.transport().socket_id(socket.id);
+    let id = service.transport().socket_id(socket.id, socket.protocol());
     match register(&service, &socket, &id).await {
         Ok((user, mut auth)) => {
             let raw_user = Value::String(user.clone());
@@ -160,7 +161,7 @@ async fn register<A: Adapter>(
         }
         return Err(ChatServiceError::NoSocket("connection".into()));
     }
-    socket.join([user_channel(&user), id.to_string()]);
+    socket.join([user_channel(&user), socket_channel(id)]);
     metrics::socket_logged_in();
     service
         .transport()
@@ -193,22 +194,26 @@ fn listen<A: Adapter>(service: &ChatService, socket: &SocketRef<A>, user: String
     let requests = service.clone();
     let (request_user, request_id) = (user.clone(), id.clone());
     socket.on_fallback(
-        move |socket: SocketRef<A>,
-              Event(event): Event,
-              Data(Args(args)): Data<Args>,
-              ack: AckSender<A>| {
+        move |socket: SocketRef<A>, incoming: Incoming, ack: AckSender<A>| {
             let service = requests.clone();
             let context = CallContext::socket(&request_user, &request_id);
             async move {
-                if commands::arity(&event).is_some() {
-                    request(service, context, event, args, ack).await;
+                // A name that is not a string is no command nor handler.
+                let Some(event) = incoming.event.as_deref() else {
+                    return;
+                };
+                if commands::arity(event).is_some() {
+                    request(service, context, incoming, ack).await;
                 } else if let Some(handler) = socket
                     .extensions
                     .get::<CustomHandlers>()
-                    .and_then(|h| h.get(&event))
+                    .and_then(|h| h.get(event))
                 {
-                    let outcome = handler(args).await;
-                    send_ack(&service, &event, outcome, ack);
+                    let outcome = match unread(&incoming) {
+                        Some(error) => Err(error),
+                        None => handler(incoming.args).await,
+                    };
+                    send_ack(&service, event, outcome, ack);
                 }
                 // Any other event is ignored without a reply, as with the original.
             }
@@ -238,22 +243,46 @@ fn listen<A: Adapter>(service: &ChatService, socket: &SocketRef<A>, user: String
 async fn request<A: Adapter>(
     service: ChatService,
     context: CallContext,
-    event: String,
-    args: Vec<Value>,
+    incoming: Incoming,
     ack: AckSender<A>,
 ) {
-    if commands::arity(&event).is_none() {
+    let Some(event) = incoming.event.as_deref() else {
         return;
-    }
+    };
     let _running = service.track();
-    let outcome = AssertUnwindSafe(dispatch::execute(&service, context, &event, args))
-        .catch_unwind()
-        .await
-        .unwrap_or_else(|_| {
-            tracing::error!(%event, "command panicked");
-            Err(ChatServiceError::internal("Error: internal error"))
-        });
-    send_ack(&service, &event, outcome, ack);
+    let refused = unread(&incoming).or_else(|| {
+        let deep = incoming.too_deep.first()?;
+        dispatch::unreadable_argument(
+            &service,
+            event,
+            &incoming.args,
+            deep.position,
+            deep.json.clone(),
+        )
+    });
+    let outcome = match refused {
+        Some(error) => {
+            let outcome = Err(error);
+            metrics::command_done(event, &outcome, std::time::Duration::ZERO);
+            outcome
+        }
+        None => AssertUnwindSafe(dispatch::execute(&service, context, event, incoming.args))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| {
+                tracing::error!(%event, "command panicked");
+                Err(ChatServiceError::internal("Error: internal error"))
+            }),
+    };
+    send_ack(&service, event, outcome, ack);
+}
+
+/// The answer to a request whose arguments could not be read at all (no
+/// JavaScript client sends such a packet).
+fn unread(incoming: &Incoming) -> Option<ChatServiceError> {
+    incoming
+        .unreadable
+        .then(|| ChatServiceError::internal("Error: the request's arguments cannot be read"))
 }
 
 /// Acks `(null, ...values)` or `(error, null)`.

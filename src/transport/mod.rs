@@ -3,12 +3,18 @@
 //! request or goes away.
 //!
 //! Channels: a room's channel is the room name; a user's channel is
-//! `echo:<user>` (names cannot contain `:`); each socket is also alone in a
-//! channel named by its id, so "everyone but this socket" and "this
-//! socket" are ordinary broadcasts that reach every instance.
+//! `echo:<user>` and a socket's `socket:<id>` (room and user names cannot
+//! contain `:`, so no room name reaches a socket or user channel), so
+//! "everyone but this socket" and "this socket" are ordinary broadcasts
+//! that reach every instance.
+//!
+//! Socket ids are the ids each client generation knows its socket by:
+//! socket.io v2 clients compute `/chat-service#<engine.io id>` themselves,
+//! v4 clients take the bare id of the server's CONNECT reply.
 
 pub mod connection;
 mod head;
+pub mod incoming;
 pub mod legacy;
 mod notify;
 mod server;
@@ -16,9 +22,9 @@ mod server;
 use std::sync::Arc;
 
 use serde_json::Value;
-use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 use socketioxide::socket::Sid;
+use socketioxide::{ProtocolVersion, SocketIo};
 
 use crate::error::{ChatServiceError, Result};
 use crate::state::FeedMessage;
@@ -50,6 +56,11 @@ pub fn user_channel(user: &str) -> String {
     format!("echo:{user}")
 }
 
+/// The channel of one socket.
+pub fn socket_channel(id: &str) -> String {
+    format!("socket:{id}")
+}
+
 impl Transport {
     pub fn new<A: Adapter>(io: SocketIo<A>, namespace: &str) -> Self {
         Self {
@@ -62,15 +73,21 @@ impl Transport {
         &self.namespace
     }
 
-    /// The service's socket id: namespace-prefixed, as socket.io 2 makes
-    /// them (`/chat-service#<engine.io id>`).
-    pub fn socket_id(&self, sid: Sid) -> String {
-        format!("{}#{}", self.namespace, sid)
+    /// The service's id of a socket, the one its client knows it by:
+    /// namespace-prefixed (`/chat-service#<engine.io id>`) for socket.io v2
+    /// clients, as they compute it, the bare id for v4 clients, which take
+    /// it from the CONNECT reply.
+    pub fn socket_id(&self, sid: Sid, protocol: ProtocolVersion) -> String {
+        match protocol {
+            ProtocolVersion::V4 => format!("{}#{}", self.namespace, sid),
+            ProtocolVersion::V5 => sid.to_string(),
+        }
     }
 
     fn sid(&self, id: &str) -> Option<Sid> {
-        id.strip_prefix(&*self.namespace)?
-            .strip_prefix('#')?
+        id.strip_prefix(&*self.namespace)
+            .and_then(|rest| rest.strip_prefix('#'))
+            .unwrap_or(id)
             .parse()
             .ok()
     }
@@ -104,24 +121,42 @@ impl Transport {
     }
 
     async fn send(&self, target: Target<'_>, event: &str, payload: Payload<'_>) {
-        let user;
+        let channel;
+        let except;
         let broadcast = match target {
-            Target::Room(channel) | Target::Socket(channel) => Broadcast::to(channel),
-            Target::User { name, except } => {
-                user = user_channel(name);
+            Target::Room(room) => Broadcast::to(room),
+            Target::Socket(id) => {
+                channel = socket_channel(id);
+                Broadcast::to(&channel)
+            }
+            Target::User { name, except: id } => {
+                channel = user_channel(name);
+                except = id.map(socket_channel);
                 Broadcast {
-                    except,
-                    ..Broadcast::to(&user)
+                    except: except.as_deref(),
+                    ..Broadcast::to(&channel)
                 }
             }
         };
         self.server.emit(broadcast, event, payload).await;
     }
 
+    /// The channel a server-API channel name means: a socket id stands for
+    /// its socket's channel (in the original, socket ids are channels).
+    fn api_channel<'a>(&self, channel: &'a str) -> std::borrow::Cow<'a, str> {
+        match self.sid(channel) {
+            Some(_) => socket_channel(channel).into(),
+            None => channel.into(),
+        }
+    }
+
     /// `emitToChannel`: sends `event(args...)` to every socket of a
     /// channel (a room name, `echo:<user>`, a socket id).
     pub async fn emit_to_channel(&self, channel: &str, event: &str, args: &[Value]) {
-        self.emit(Target::Room(channel), event, args).await;
+        let channel = self.api_channel(channel);
+        self.server
+            .emit(Broadcast::to(&channel), event, Payload::Args(args))
+            .await;
     }
 
     /// `sendToChannel`: the same, leaving out the socket `except_id`.
@@ -132,9 +167,11 @@ impl Transport {
         event: &str,
         args: &[Value],
     ) {
+        let channel = self.api_channel(channel);
+        let except = socket_channel(except_id);
         let broadcast = Broadcast {
-            except: Some(except_id),
-            ..Broadcast::to(channel)
+            except: Some(&except),
+            ..Broadcast::to(&channel)
         };
         self.server
             .emit(broadcast, event, Payload::Args(args))
