@@ -15,6 +15,7 @@ pub mod delivery;
 pub mod dispatch;
 pub mod error;
 pub mod events;
+pub mod heartbeat;
 pub mod hooks;
 pub mod http;
 pub mod json;

@@ -2,6 +2,8 @@
 //! and the recovery calls that repair presence after failures
 //! (`userStateSync`, `roomStateSync`, `instanceRecovery`).
 
+use futures::StreamExt;
+
 use crate::commands::now_ms;
 use crate::commands::rooms::remove_users;
 use crate::error::Result;
@@ -128,11 +130,30 @@ pub async fn room_state_sync(service: &ChatService, room: &str) -> Result<()> {
     Ok(())
 }
 
+/// How many sockets are cleaned up at once when an instance's sockets
+/// go together (graceful close, recovery): each takes a few state round
+/// trips, and thousands one after the other would outlast `closeTimeout`.
+const CLEANUPS_AT_ONCE: usize = 64;
+
 /// `instanceRecovery`: full disconnect processing (without
 /// `onDisconnect`) of every socket the state records for a dead instance.
 pub async fn instance_recovery(service: &ChatService, instance: &str) -> Result<()> {
-    for socket in service.state().instance_sockets(instance).await? {
-        socket_gone(service, &socket.user, &socket.id, false).await;
-    }
+    instance_sockets_gone(service, instance, false).await
+}
+
+/// Full disconnect processing of every socket the state records for an
+/// instance; `run_on_disconnect` for this instance's own sockets at a
+/// graceful close, which really disconnect.
+pub async fn instance_sockets_gone(
+    service: &ChatService,
+    instance: &str,
+    run_on_disconnect: bool,
+) -> Result<()> {
+    let sockets = service.state().instance_sockets(instance).await?;
+    futures::stream::iter(sockets)
+        .for_each_concurrent(CLEANUPS_AT_ONCE, |socket| async move {
+            socket_gone(service, &socket.user, &socket.id, run_on_disconnect).await;
+        })
+        .await;
     Ok(())
 }

@@ -181,6 +181,10 @@ impl ChatServiceBuilder {
             Arc::downgrade(&service.0.deliveries),
             feed,
         ));
+        // Sockets this instance id left behind when it last stopped
+        // without closing (a crash): nobody else recovers them, as the
+        // id's heartbeat is fresh again from now on.
+        presence::instance_recovery(&service, service.instance_id()).await?;
         transport::connection::bind(&service, io).await?;
         service.write_heartbeat().await?;
         service.spawn_heartbeat();
@@ -296,6 +300,7 @@ impl ChatService {
         self.state()
             .set_heartbeat(self.instance_id(), now_ms())
             .await
+            .map(drop)
     }
 
     fn spawn_task(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
@@ -311,13 +316,12 @@ impl ChatService {
         self.spawn_task(async move {
             let mut ticker = tokio::time::interval(rate);
             ticker.tick().await;
+            let mut failing = false;
             loop {
                 ticker.tick().await;
                 let Some(inner) = weak.upgrade() else { break };
                 let service = ChatService(inner);
-                if let Err(error) = service.write_heartbeat().await {
-                    tracing::warn!(%error, "heartbeat write failed");
-                }
+                crate::heartbeat::beat(&service, &mut failing).await;
             }
         });
     }
@@ -508,6 +512,18 @@ impl ChatService {
         }
         let deadline = self.options().close_timeout;
         let drained = tokio::time::timeout(deadline, async {
+            // Requests arriving from now on are refused (`connection`);
+            // the running ones finish first.
+            self.wait_idle().await;
+            // Every local socket's full disconnect processing, while the
+            // transport still reaches the other instances (protocol.md
+            // 14.5): closing socket.io first would drop those
+            // notifications. The sockets' own disconnect handlers then
+            // find nothing left to do.
+            let instance = self.instance_id();
+            if let Err(error) = presence::instance_sockets_gone(self, instance, true).await {
+                tracing::warn!(%error, "disconnect processing at close failed");
+            }
             self.transport().close().await;
             self.wait_idle().await;
         })

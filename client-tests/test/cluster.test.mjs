@@ -520,6 +520,50 @@ describe(`two instances on one ${MODE}`, { skip: NEEDS_REDIS }, () => {
     }
   })
 
+  it('SIGTERM of an instance: its sockets get full disconnect processing that reaches the other instance before it exits (protocol.md 14.5)', async () => {
+    const idC = `C-${prefix}`
+    const C = await instance(prefix, idC)
+    let stopped = false
+    try {
+      const room = uniq('room')
+      const user1 = uniq('user1') // on A only
+      const user2 = uniq('user2') // one socket on A, two on C
+      const user3 = uniq('user3') // on C only
+      const u1 = await t.login(A.url, user1)
+      await u1.ok('roomCreate', room, false)
+      const u2a = await t.login(A.url, user2)
+      const u2c1 = await t.login(C.url, user2)
+      const u2c2 = await t.login(C.url, user2, { version: 2 })
+      const u3 = await t.login(C.url, user3)
+      for (const c of [u1, u2a, u2c1, u2c2, u3]) await c.ok('roomJoin', room)
+      await u1.next('roomUserJoined', { filter: (r, u) => u === user3 })
+      await u2a.next('roomJoinedEcho', { filter: (r, id, n) => n === 3 })
+      u1.clear()
+      u2a.clear()
+
+      const code = await C.stop()
+      stopped = true
+      assert.equal(code, 0, C.output())
+      // user2's socket on A: a roomLeftEcho and a socketDisconnectEcho per
+      // socket of C, counting down
+      const left = [await u2a.next('roomLeftEcho'), await u2a.next('roomLeftEcho')]
+      assert.deepEqual(left.map(([r]) => r), [room, room])
+      assert.deepEqual(left.map(([, id]) => id).sort(), [u2c1.id, u2c2.id].sort())
+      assert.deepEqual(left.map(([, , n]) => n), [2, 1])
+      const gone = [await u2a.next('socketDisconnectEcho'), await u2a.next('socketDisconnectEcho')]
+      assert.deepEqual(gone.map(([, n]) => n), [2, 1])
+      // room members: user3 left, user2 is still there
+      assert.deepEqual(await u1.next('roomUserLeft'), [room, user3])
+      await u1.noEvent('roomUserLeft', 300, (r, u) => u === user2)
+      assert.deepEqual(await u2a.ok('listOwnSockets'), { [u2a.id]: [room] })
+      assert.deepEqual((await u1.ok('roomGetAccessList', room, 'userlist')).sort(), [user1, user2].sort())
+      // C's clients were told the transport closed (they reconnect by themselves)
+      for (const c of [u2c1, u2c2, u3]) assert.deepEqual(await c.next('disconnect'), ['transport close'])
+    } finally {
+      if (!stopped) C.proc.kill('SIGKILL')
+    }
+  })
+
   it('no silent loss under load: 10 members on both instances, 2 senders x 2000 messages with 16 acks in flight each, received in id order', async () => {
     const room = uniq('load')
     const PER_SENDER = 2000
@@ -631,7 +675,7 @@ describe('Redis stopped and restarted under running instances', {
     return { status: res.status, body: await res.json().catch(() => null) }
   }
 
-  it('while Redis is down commands ack an error within seconds and /health is 503; after a restart /health is 200 and new users can create, join and use a room across instances', async () => {
+  it('while Redis is down, once the instances know it, commands, logins, admin calls and /health answer within 1 s (503); after a restart with an empty Redis the old sockets are registered again and told their rooms are gone; new users can create, join and use a room across instances', async () => {
     const u = await t.login(A.url, uniq('u'))
     const m = await t.login(B.url, uniq('m'))
     const room = uniq('room')
@@ -642,44 +686,53 @@ describe('Redis stopped and restarted under running instances', {
     await m.next('roomMessage', { filter: (r, msg) => msg.id === id })
 
     await redis.stop()
-    // all at once, each timed: a command on each instance, /health of
-    // both, a new login
+    for (const s of [A, B]) {
+      await eventually(async () => assert.equal((await health(s)).status, 503), { timeout: 10000, interval: 50 })
+    }
+    // all at once, each timed: commands on each instance, /health of both,
+    // an admin call, a new login
     const t0 = Date.now()
     const timed = async (promise) => { const value = await promise; return { value, ms: Date.now() - t0 } }
     const late = t.connect(A.url, uniq('late'))
-    const [sent, read, healthA, healthB, login] = await Promise.all([
+    const [sent, read, join, healthA, healthB, admin, login] = await Promise.all([
       timed(u.callT(20000, 'roomMessage', room, { textMessage: 'while down' })),
       timed(m.callT(20000, 'roomHistoryInfo', room)),
+      timed(m.callT(20000, 'roomJoin', room)),
       timed(health(A)),
       timed(health(B)),
+      timed(api(B.url, 'hasRoom', [room])),
       timed(late.nextAny(['loginConfirmed', 'loginRejected'], { timeout: 20000 }))
     ])
     console.log(`# with Redis down: roomMessage on A acked ${JSON.stringify(sent.value[0])} after ${sent.ms} ms; ` +
-      `roomHistoryInfo on B after ${read.ms} ms; /health ${healthA.value.status} after ${healthA.ms} ms; ` +
-      `login: ${login.value.event} ${JSON.stringify(login.value.args[0])} after ${login.ms} ms`)
-    for (const [what, ack] of [['roomMessage', sent], ['roomHistoryInfo', read]]) {
+      `roomHistoryInfo on B after ${read.ms} ms; roomJoin on B after ${join.ms} ms; /health ${healthA.value.status} after ${healthA.ms} ms; ` +
+      `admin hasRoom ${admin.value.status} after ${admin.ms} ms; login: ${login.value.event} ${JSON.stringify(login.value.args[0])} after ${login.ms} ms`)
+    for (const [what, ack] of [['roomMessage', sent], ['roomHistoryInfo', read], ['roomJoin', join]]) {
       assert.equal(typeof ack.value[0], 'string', `${what}: an error, not ${JSON.stringify(ack.value)}`)
-      assert.ok(ack.ms < 10000, `${what}: the error came after ${ack.ms} ms`)
+      assert.ok(ack.ms < 1000, `${what}: the error came after ${ack.ms} ms`)
     }
     for (const h of [healthA, healthB]) {
       assert.equal(h.value.status, 503, JSON.stringify(h.value.body))
       if (h.value.body) assert.equal(h.value.body.state, 'redis')
-      assert.ok(h.ms < 10000, `/health answered after ${h.ms} ms`)
+      assert.ok(h.ms < 1000, `/health answered after ${h.ms} ms`)
     }
+    assert.equal(admin.value.status, 500, admin.value.text)
+    assert.ok(admin.ms < 1000, `the admin call answered after ${admin.ms} ms`)
     // a login while Redis is down is rejected, not left hanging
     assert.equal(login.value.event, 'loginRejected')
-    // once the instance knows the connection is gone, /health says so at once
-    const t1 = Date.now()
-    const again = await health(A)
-    assert.equal(again.status, 503)
-    assert.ok(Date.now() - t1 < 1000, `the second /health took ${Date.now() - t1} ms`)
+    assert.ok(login.ms < 1000, `loginRejected came after ${login.ms} ms`)
 
     await redis.restart()
     for (const s of [A, B]) {
       await eventually(async () => assert.equal((await health(s)).status, 200), { timeout: 30000, interval: 100 })
     }
 
-    // the state was lost with the restart; what a new user sees works
+    // the state was lost with the restart: the sockets still connected are
+    // registered again, and told that their room is gone
+    for (const c of [u, m]) {
+      assert.deepEqual(await c.next('roomAccessRemoved', { timeout: 15000 }), [room])
+      await eventually(async () => assert.deepEqual(await c.ok('listOwnSockets'), { [c.id]: [] }))
+    }
+    // what a new user sees works
     const x = await t.login(A.url, uniq('x'))
     const y = await t.login(B.url, uniq('y'))
     const room2 = uniq('room')

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
-use super::redis::{RedisSettings, next_message, redis_error};
+use super::redis::{RedisSettings, ensure_connected, next_message, redis_error};
 use crate::error::Result;
 use crate::hooks::BoxFuture;
 
@@ -160,6 +160,7 @@ impl ClusterBus {
             Medium::Redis {
                 publisher, channel, ..
             } => {
+                ensure_connected(publisher)?;
                 let payload = serde_json::to_string(&envelope)?;
                 publisher
                     .publish::<(), _, _>(channel.as_str(), payload)

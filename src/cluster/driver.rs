@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use fred::clients::{Client, SubscriberClient};
+use fred::interfaces::ClientLike;
 use fred::interfaces::PubsubInterface;
 use fred::prelude::EventInterface;
 use fred::types::Message;
@@ -71,6 +72,17 @@ impl Driver for BackpressureDriver {
     type Error = DriverError;
 
     async fn publish(&self, chan: String, val: Vec<u8>) -> Result<(), Self::Error> {
+        // While the connection is known lost, fail at once instead of
+        // queueing: every broadcast of a command would wait the command
+        // timeout (a room message is delivered through the state's feed,
+        // not through here).
+        if !self.publisher.is_connected() {
+            return Err(fred::error::Error::new(
+                fred::error::ErrorKind::Canceled,
+                "not connected to Redis",
+            )
+            .into());
+        }
         self.publisher.spublish::<u64, _, _>(chan, val).await?;
         Ok(())
     }

@@ -113,6 +113,18 @@ pub async fn next_message(
     }
 }
 
+/// Fails at once when the client knows its connection is lost: fred would
+/// queue the command until it has reconnected or the command timeout has
+/// passed, so every request would wait that long while Redis is down.
+pub fn ensure_connected(client: &impl ClientLike) -> Result<()> {
+    if client.is_connected() {
+        Ok(())
+    } else {
+        crate::metrics::redis_error();
+        Err(ChatServiceError::internal("Error: not connected to Redis"))
+    }
+}
+
 /// A failure around Redis (setting up a client, the adapter), with what
 /// was being done.
 pub fn redis_error(context: &str, error: impl std::fmt::Display) -> ChatServiceError {

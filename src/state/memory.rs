@@ -148,9 +148,23 @@ pub struct MemoryState {
     /// Socket id -> (user, instance).
     sockets: DashMap<String, (String, String)>,
     heartbeats: DashMap<String, i64>,
+    /// Instances being recovered (`claim_recovery`), until their claim drops.
+    recoveries: Arc<DashMap<String, ()>>,
     locks: Arc<LockTable>,
     /// Set once, by the service that takes the message feed.
     feed: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Published>>,
+}
+
+/// A held recovery claim: released when dropped.
+struct Claim {
+    claims: Arc<DashMap<String, ()>>,
+    instance: String,
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        self.claims.remove(&self.instance);
+    }
 }
 
 /// Locks a record, recovering it if a panic poisoned the mutex: the data
@@ -783,13 +797,51 @@ impl State for MemoryState {
             .collect())
     }
 
-    async fn set_heartbeat(&self, instance: &str, now: i64) -> Result<()> {
-        self.heartbeats.insert(instance.to_string(), now);
-        Ok(())
+    async fn set_heartbeat(&self, instance: &str, now: i64) -> Result<HeartbeatWrite> {
+        if self.recoveries.contains_key(instance) {
+            return Ok(HeartbeatWrite::BeingRecovered);
+        }
+        Ok(match self.heartbeats.insert(instance.to_string(), now) {
+            Some(_) => HeartbeatWrite::Known,
+            None => HeartbeatWrite::Unknown,
+        })
     }
 
     async fn heartbeat(&self, instance: &str) -> Result<Option<i64>> {
         Ok(self.heartbeats.get(instance).map(|h| *h))
+    }
+
+    async fn instances(&self) -> Result<Vec<(String, i64)>> {
+        Ok(self
+            .heartbeats
+            .iter()
+            .map(|entry| (entry.key().clone(), *entry.value()))
+            .collect())
+    }
+
+    async fn claim_recovery(
+        &self,
+        instance: &str,
+        stale_before: i64,
+        _ttl: Duration,
+    ) -> Result<Option<LockGuard>> {
+        let stale = self
+            .heartbeats
+            .get(instance)
+            .is_some_and(|beat| *beat < stale_before);
+        if !stale {
+            return Ok(None);
+        }
+        match self.recoveries.entry(instance.to_string()) {
+            dashmap::Entry::Occupied(_) => Ok(None),
+            dashmap::Entry::Vacant(entry) => {
+                entry.insert(());
+                Ok(Some(LockGuard::new(Claim {
+                    claims: self.recoveries.clone(),
+                    instance: instance.to_string(),
+                })))
+            }
+        }
     }
 
     async fn remove_instance(&self, instance: &str) -> Result<()> {

@@ -188,6 +188,18 @@ pub struct SocketEntry {
     pub user: String,
 }
 
+/// What a heartbeat write found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeartbeatWrite {
+    /// Written; the instance was known.
+    Known,
+    /// Written; the instance was not known (its first heartbeat, or the
+    /// state forgot it).
+    Unknown,
+    /// Not written: another instance is recovering this one.
+    BeingRecovered,
+}
+
 /// A held (user, room) lock; dropping it releases the lock.
 pub struct LockGuard(#[allow(dead_code)] Box<dyn Send + Sync>);
 
@@ -389,9 +401,25 @@ pub trait State: Send + Sync + 'static {
     ) -> Result<Option<SocketRemoved>>;
     /// The sockets the state records for an instance.
     async fn instance_sockets(&self, instance: &str) -> Result<Vec<SocketEntry>>;
-    async fn set_heartbeat(&self, instance: &str, now: i64) -> Result<()>;
+    /// Writes an instance's heartbeat, unless another instance is
+    /// recovering it (then nothing is written). Says whether the state
+    /// still knew the instance: an instance that finds itself unknown after
+    /// its first heartbeat was recovered by another while cut off, or the
+    /// store lost its data, and must register its sockets again.
+    async fn set_heartbeat(&self, instance: &str, now: i64) -> Result<HeartbeatWrite>;
     async fn heartbeat(&self, instance: &str) -> Result<Option<i64>>;
-    /// Forgets an instance (its heartbeat) at shutdown.
+    /// Every instance with a heartbeat, and its last one.
+    async fn instances(&self) -> Result<Vec<(String, i64)>>;
+    /// Takes the right to recover `instance`, if its heartbeat is older than
+    /// `stale_before` and no one else holds it (for `ttl`, or until the guard
+    /// is dropped); while it is held the instance cannot write heartbeats.
+    async fn claim_recovery(
+        &self,
+        instance: &str,
+        stale_before: i64,
+        ttl: std::time::Duration,
+    ) -> Result<Option<LockGuard>>;
+    /// Forgets an instance (its heartbeat) at shutdown or once recovered.
     async fn remove_instance(&self, instance: &str) -> Result<()>;
 
     // ---- locks ----

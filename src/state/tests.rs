@@ -85,6 +85,7 @@ macro_rules! state_conformance {
             add_socket_again_keeps_its_rooms,
             instance_sockets_per_instance,
             heartbeats,
+            recovery_is_claimed_once_and_only_for_stale_instances,
             lock_waits_for_the_same_pair_until_guard_drops,
             lock_on_different_pairs_does_not_block,
             lock_can_be_retaken_many_times,
@@ -1641,15 +1642,72 @@ pub async fn instance_sockets_per_instance(state: StateRef) {
 }
 
 pub async fn heartbeats(state: StateRef) {
+    use super::HeartbeatWrite::*;
     assert_eq!(state.heartbeat("i1").await.unwrap(), None);
-    state.set_heartbeat("i1", 5).await.unwrap();
-    state.set_heartbeat("i2", 6).await.unwrap();
+    assert_eq!(state.set_heartbeat("i1", 5).await.unwrap(), Unknown);
+    assert_eq!(state.set_heartbeat("i2", 6).await.unwrap(), Unknown);
     assert_eq!(state.heartbeat("i1").await.unwrap(), Some(5));
-    state.set_heartbeat("i1", 7).await.unwrap();
+    assert_eq!(state.set_heartbeat("i1", 7).await.unwrap(), Known);
     assert_eq!(state.heartbeat("i1").await.unwrap(), Some(7));
+    let mut instances = state.instances().await.unwrap();
+    instances.sort();
+    assert_eq!(instances, vec![("i1".into(), 7), ("i2".into(), 6)]);
     state.remove_instance("i1").await.unwrap();
     assert_eq!(state.heartbeat("i1").await.unwrap(), None);
     assert_eq!(state.heartbeat("i2").await.unwrap(), Some(6));
+    assert_eq!(state.instances().await.unwrap(), vec![("i2".into(), 6)]);
+    // forgotten: the next heartbeat finds the instance unknown
+    assert_eq!(state.set_heartbeat("i1", 8).await.unwrap(), Unknown);
+}
+
+pub async fn recovery_is_claimed_once_and_only_for_stale_instances(state: StateRef) {
+    use super::HeartbeatWrite::*;
+    let ttl = Duration::from_secs(30);
+    state.set_heartbeat("dead", 100).await.unwrap();
+    state.set_heartbeat("live", 500).await.unwrap();
+    // fresh or unknown instances cannot be claimed
+    assert!(
+        state
+            .claim_recovery("live", 200, ttl)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        state
+            .claim_recovery("nobody", 200, ttl)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let claim = state.claim_recovery("dead", 200, ttl).await.unwrap();
+    assert!(claim.is_some());
+    // one claim at a time
+    assert!(
+        state
+            .claim_recovery("dead", 200, ttl)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // while claimed, the instance writes no heartbeat
+    assert_eq!(
+        state.set_heartbeat("dead", 300).await.unwrap(),
+        BeingRecovered
+    );
+    assert_eq!(state.heartbeat("dead").await.unwrap(), Some(100));
+    state.remove_instance("dead").await.unwrap();
+    drop(claim);
+    // the claim is released in the background (Redis): wait for it
+    let mut written = state.set_heartbeat("dead", 400).await.unwrap();
+    for _ in 0..100 {
+        if written != BeingRecovered {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        written = state.set_heartbeat("dead", 400).await.unwrap();
+    }
+    assert_eq!(written, Unknown);
 }
 
 // ---- locks (14.4) ----

@@ -52,6 +52,13 @@ impl CustomHandlers {
     }
 }
 
+/// The user and service id of a logged-in socket, kept on the socket.
+#[derive(Debug, Clone)]
+pub struct LoggedIn {
+    pub user: String,
+    pub id: String,
+}
+
 /// What `onConnect` can learn about a socket's connection.
 #[derive(Debug, Clone, Default)]
 pub struct Handshake {
@@ -113,6 +120,10 @@ async fn login<A: Adapter>(service: ChatService, socket: SocketRef<A>) {
     match register(&service, &socket, &id).await {
         Ok((user, mut auth)) => {
             let raw_user = Value::String(user.clone());
+            socket.extensions.insert(LoggedIn {
+                user: user.clone(),
+                id: id.clone(),
+            });
             listen(&service, &socket, user, id.clone());
             auth.insert("id".into(), Value::String(id));
             if let Err(error) = socket.emit(
@@ -250,7 +261,7 @@ async fn request<A: Adapter>(
         return;
     };
     let _running = service.track();
-    let refused = unread(&incoming).or_else(|| {
+    let refused = closing(&service).or_else(|| unread(&incoming)).or_else(|| {
         let deep = incoming.too_deep.first()?;
         dispatch::unreadable_argument(
             &service,
@@ -275,6 +286,15 @@ async fn request<A: Adapter>(
             }),
     };
     send_ack(&service, event, outcome, ack);
+}
+
+/// The answer to requests that arrive while the service closes: their
+/// socket is about to be cleaned up (a command run now could leave it
+/// behind in a room).
+fn closing(service: &ChatService) -> Option<ChatServiceError> {
+    service
+        .is_closed()
+        .then(|| ChatServiceError::internal("Error: the server is shutting down"))
 }
 
 /// The answer to a request whose arguments could not be read at all (no

@@ -44,6 +44,15 @@ pub enum Target<'a> {
     Socket(&'a str),
 }
 
+/// A logged-in socket of this instance, as the transport knows it.
+#[derive(Debug, Clone)]
+pub struct LocalSocket {
+    pub id: String,
+    pub user: String,
+    /// The rooms it is subscribed to.
+    pub rooms: Vec<String>,
+}
+
 /// Emits notifications and moves sockets between channels.
 #[derive(Clone)]
 pub struct Transport {
@@ -236,6 +245,20 @@ impl Transport {
         if let Some(sid) = self.sid(id) {
             self.server.disconnect(sid);
         }
+    }
+
+    /// This instance's logged-in sockets with their rooms (room channels
+    /// are the channels whose names have no `:`).
+    pub fn local_sockets(&self) -> Vec<LocalSocket> {
+        self.server
+            .logged_in()
+            .into_iter()
+            .map(|(socket, channels)| LocalSocket {
+                id: socket.id,
+                user: socket.user,
+                rooms: channels.into_iter().filter(|c| !c.contains(':')).collect(),
+            })
+            .collect()
     }
 
     /// Closes every connection of this instance.

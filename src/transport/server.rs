@@ -14,7 +14,7 @@ use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 use socketioxide::socket::Sid;
 
-use super::connection::{AuthPayload, CustomHandlers, Handshake};
+use super::connection::{AuthPayload, CustomHandlers, Handshake, LoggedIn};
 use crate::json::{Wire, WireArgs};
 
 /// Where a broadcast goes: channels to include, one socket channel to
@@ -76,6 +76,8 @@ pub trait SocketServer: Send + Sync + 'static {
     fn handshake(&self, sid: Sid) -> Option<Handshake>;
     /// The custom request handlers of a local socket (created on demand).
     fn custom_handlers(&self, sid: Sid) -> Option<CustomHandlers>;
+    /// This instance's logged-in sockets, each with its channels.
+    fn logged_in(&self) -> Vec<(LoggedIn, Vec<String>)>;
     /// Closes every connection.
     async fn close(&self);
 }
@@ -105,19 +107,26 @@ impl<A: Adapter> SocketServer for Server<A> {
         let Some(ops) = self.io.of(&*self.namespace) else {
             return;
         };
-        let mut ops = ops.to(broadcast.to.to_string());
-        if let Some(except) = broadcast.except {
-            ops = ops.except(except.to_string());
-        }
-        if broadcast.local {
-            ops = ops.local();
-        }
-        match ops.emit(event, &payload).await {
+        let to = |local: bool| {
+            let mut ops = ops.clone().to(broadcast.to.to_string());
+            if let Some(except) = broadcast.except {
+                ops = ops.except(except.to_string());
+            }
+            if local { ops.local() } else { ops }
+        };
+        match to(broadcast.local).emit(event, &payload).await {
             Ok(()) => {}
             Err(error @ BroadcastError::Adapter(_)) => {
-                // The other instances did not get it (Redis unreachable).
+                // The other instances did not get it (Redis unreachable),
+                // and the adapter sends nothing locally once the remote
+                // part failed: this instance's sockets still get it. Not
+                // logged above debug: every notification of every request
+                // fails while Redis is down (counted, and /health says so).
                 crate::metrics::redis_error();
-                tracing::warn!(%event, %error, "notification not sent to other instances");
+                tracing::debug!(%event, %error, "notification not sent to other instances");
+                if let Err(error) = to(true).emit(event, &payload).await {
+                    tracing::debug!(%event, %error, "notification not delivered");
+                }
             }
             // A socket that went away meanwhile: not the sender's problem.
             Err(error) => tracing::debug!(%event, %error, "notification not delivered"),
@@ -191,6 +200,21 @@ impl<A: Adapter> SocketServer for Server<A> {
                 handlers
             }
         })
+    }
+
+    fn logged_in(&self) -> Vec<(LoggedIn, Vec<String>)> {
+        let Some(ops) = self.io.of(&*self.namespace) else {
+            return Vec::new();
+        };
+        ops.sockets()
+            .into_iter()
+            .filter(|socket| socket.connected())
+            .filter_map(|socket| {
+                let logged_in = socket.extensions.get::<LoggedIn>()?;
+                let channels = socket.rooms().into_iter().map(String::from).collect();
+                Some((logged_in, channels))
+            })
+            .collect()
     }
 
     async fn close(&self) {

@@ -19,6 +19,8 @@
 //! | `{P:user:U}:lock:R` | string | the (U, R) lock's token, with a TTL |
 //! | `{P:instance:I}:sockets` | hash | socket -> user, for recovery |
 //! | `{P:instance:I}:heartbeat` | string | the instance's last heartbeat (ms) |
+//! | `{P:instance:I}:recovering` | string | the token of the instance recovering I, with a TTL |
+//! | `{P:instances}:all` | set | the ids of instances with a heartbeat |
 //!
 //! One pub/sub channel, `P:messages`, carries every room message as
 //! `[room, message]` (the message feed, feed.rs).
@@ -99,6 +101,19 @@ impl Keys {
 
     pub fn instance_heartbeat(&self, instance: &str) -> String {
         self.key("instance", instance, &["heartbeat"])
+    }
+
+    pub fn instance_recovering(&self, instance: &str) -> String {
+        self.key("instance", instance, &["recovering"])
+    }
+
+    /// The set of instances with a heartbeat (a slot of its own).
+    pub fn instances(&self) -> String {
+        let mut key = String::with_capacity(self.prefix.len() + 16);
+        key.push('{');
+        key.push_str(&self.prefix);
+        key.push_str(":instances}:all");
+        key
     }
 
     /// The pub/sub channel of the message feed.

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::eval;
 use super::scripts::SCRIPTS;
-use crate::cluster::redis::redis_failure;
+use crate::cluster::redis::{ensure_connected, redis_failure};
 use crate::error::{ChatServiceError, Result};
 use crate::state::LockGuard;
 
@@ -43,6 +43,7 @@ pub(super) async fn acquire(
     let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1);
     let mut wait = policy.first_wait;
     for attempt in 0..=policy.retries {
+        ensure_connected(client)?;
         let set: Option<String> = client
             .set(
                 key.as_str(),
@@ -54,11 +55,7 @@ pub(super) async fn acquire(
             .await
             .map_err(redis_failure)?;
         if set.is_some() {
-            return Ok(LockGuard::new(HeldLock {
-                client: client.clone(),
-                key,
-                token,
-            }));
+            return Ok(held(client, key, token));
         }
         if attempt < policy.retries {
             tokio::time::sleep(jitter(wait)).await;
@@ -66,6 +63,16 @@ pub(super) async fn acquire(
         }
     }
     Err(ChatServiceError::Timeout)
+}
+
+/// The guard of a lock taken with `token`, which releases it when dropped
+/// (if it is still ours).
+pub(super) fn held(client: &Client, key: String, token: String) -> LockGuard {
+    LockGuard::new(HeldLock {
+        client: client.clone(),
+        key,
+        token,
+    })
 }
 
 /// `wait` give or take 10%, so that instances retrying for the same pair

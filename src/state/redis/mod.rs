@@ -65,7 +65,7 @@ use self::lock::LockPolicy;
 use self::reply::{Refused, Reply, malformed};
 use self::scripts::SCRIPTS;
 use super::*;
-use crate::cluster::redis::{RedisSettings, redis_failure};
+use crate::cluster::redis::{RedisSettings, ensure_connected, redis_failure};
 use crate::json::js_stringify;
 
 /// See the module documentation.
@@ -87,6 +87,7 @@ async fn eval(
     keys: Vec<String>,
     args: Vec<String>,
 ) -> Result<Value> {
+    ensure_connected(client)?;
     // Bytes-backed keys and values: kept for a retry after NOSCRIPT by
     // reference counting, not by copying every argument (a room message's
     // whole JSON among them).
@@ -216,6 +217,12 @@ impl RedisState {
             keys,
             lock_policy: LockPolicy::default(),
         })
+    }
+
+    /// The client, or at once an error if its connection is known lost.
+    fn connected(&self) -> Result<&Client> {
+        ensure_connected(&self.client)?;
+        Ok(&self.client)
     }
 
     /// Closes the connection.
@@ -422,7 +429,7 @@ impl State for RedisState {
 
     async fn has_room(&self, name: &str) -> Result<bool> {
         let n: i64 = self
-            .client
+            .connected()?
             .exists(self.keys.room_info(name))
             .await
             .map_err(redis_failure)?;
@@ -758,7 +765,7 @@ impl State for RedisState {
 
     async fn has_user(&self, name: &str) -> Result<bool> {
         let n: i64 = self
-            .client
+            .connected()?
             .exists(self.keys.user_info(name))
             .await
             .map_err(redis_failure)?;
@@ -848,7 +855,7 @@ impl State for RedisState {
 
     async fn add_socket(&self, user: &str, socket: &str, instance: &str) -> Result<usize> {
         let () = self
-            .client
+            .connected()?
             .hset(self.keys.instance_sockets(instance), (socket, user))
             .await
             .map_err(redis_failure)?;
@@ -883,7 +890,7 @@ impl State for RedisState {
         let now = now.to_string();
         let unregister = async {
             let _: i64 = self
-                .client
+                .connected()?
                 .hdel(self.keys.instance_sockets(&instance), socket)
                 .await
                 .map_err(redis_failure)?;
@@ -912,7 +919,7 @@ impl State for RedisState {
 
     async fn instance_sockets(&self, instance: &str) -> Result<Vec<SocketEntry>> {
         let sockets: std::collections::HashMap<String, String> = self
-            .client
+            .connected()?
             .hgetall(self.keys.instance_sockets(instance))
             .await
             .map_err(redis_failure)?;
@@ -922,30 +929,91 @@ impl State for RedisState {
             .collect())
     }
 
-    async fn set_heartbeat(&self, instance: &str, now: i64) -> Result<()> {
-        self.client
-            .set(
-                self.keys.instance_heartbeat(instance),
-                now,
-                None,
-                None,
-                false,
-            )
-            .await
-            .map_err(redis_failure)
+    async fn set_heartbeat(&self, instance: &str, now: i64) -> Result<HeartbeatWrite> {
+        let keys = vec![
+            self.keys.instance_heartbeat(instance),
+            self.keys.instance_recovering(instance),
+        ];
+        let written = eval(
+            &self.client,
+            &SCRIPTS.instance_heartbeat,
+            keys,
+            vec![now.to_string()],
+        );
+        // The set lives in a slot of its own; adding again is harmless and
+        // brings it back after Redis lost it.
+        let listed = async {
+            let _: i64 = self
+                .connected()?
+                .sadd(self.keys.instances(), instance)
+                .await
+                .map_err(redis_failure)?;
+            Ok::<_, ChatServiceError>(())
+        };
+        let (written, listed) = futures::join!(written, listed);
+        // What the script found must not be lost to a failed SADD (the
+        // next heartbeat would find the instance known again).
+        if let Err(error) = listed {
+            tracing::debug!(%error, "listing this instance among the instances failed");
+        }
+        Ok(match written?.as_i64() {
+            Some(-1) => HeartbeatWrite::BeingRecovered,
+            Some(1) => HeartbeatWrite::Known,
+            _ => HeartbeatWrite::Unknown,
+        })
     }
 
     async fn heartbeat(&self, instance: &str) -> Result<Option<i64>> {
-        self.client
+        self.connected()?
             .get(self.keys.instance_heartbeat(instance))
             .await
             .map_err(redis_failure)
     }
 
+    async fn instances(&self) -> Result<Vec<(String, i64)>> {
+        let ids: Vec<String> = self
+            .connected()?
+            .smembers(self.keys.instances())
+            .await
+            .map_err(redis_failure)?;
+        // One GET each: the heartbeats live in the slots of their instances.
+        let beats = join_all(ids.iter().map(|id| self.heartbeat(id))).await;
+        let mut instances = Vec::with_capacity(ids.len());
+        for (id, beat) in ids.into_iter().zip(beats) {
+            if let Some(beat) = beat? {
+                instances.push((id, beat));
+            }
+        }
+        Ok(instances)
+    }
+
+    async fn claim_recovery(
+        &self,
+        instance: &str,
+        stale_before: i64,
+        ttl: Duration,
+    ) -> Result<Option<LockGuard>> {
+        let key = self.keys.instance_recovering(instance);
+        let keys = vec![self.keys.instance_heartbeat(instance), key.clone()];
+        let token = uuid::Uuid::new_v4().to_string();
+        let ttl_ms = ttl.as_millis().max(1).to_string();
+        let args = vec![stale_before.to_string(), token.clone(), ttl_ms];
+        let claimed = eval(&self.client, &SCRIPTS.instance_claim_recovery, keys, args).await?;
+        Ok((claimed.as_i64() == Some(1)).then(|| lock::held(&self.client, key, token)))
+    }
+
     async fn remove_instance(&self, instance: &str) -> Result<()> {
         let _: i64 = self
-            .client
-            .del(self.keys.instance_heartbeat(instance))
+            .connected()?
+            .del(vec![
+                self.keys.instance_heartbeat(instance),
+                self.keys.instance_sockets(instance),
+            ])
+            .await
+            .map_err(redis_failure)?;
+        let _: i64 = self
+            .connected()?
+            .srem(self.keys.instances(), instance)
             .await
             .map_err(redis_failure)?;
         Ok(())

@@ -63,11 +63,13 @@ pub(super) struct Scripts {
     pub user_join_room: Script,
     pub user_leave_room: Script,
     pub lock_release: Script,
+    pub instance_heartbeat: Script,
+    pub instance_claim_recovery: Script,
 }
 
 impl Scripts {
     /// All of them, to load at connection time.
-    pub fn all(&self) -> [&Script; 21] {
+    pub fn all(&self) -> [&Script; 23] {
         [
             &self.room_add,
             &self.room_delete,
@@ -90,6 +92,8 @@ impl Scripts {
             &self.user_join_room,
             &self.user_leave_room,
             &self.lock_release,
+            &self.instance_heartbeat,
+            &self.instance_claim_recovery,
         ]
     }
 }
@@ -117,4 +121,6 @@ pub(super) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     user_join_room: Script::from_lua(user_script!("user_join_room.lua")),
     user_leave_room: Script::from_lua(user_script!("user_leave_room.lua")),
     lock_release: Script::from_lua(include_str!("lua/lock_release.lua")),
+    instance_heartbeat: Script::from_lua(include_str!("lua/instance_heartbeat.lua")),
+    instance_claim_recovery: Script::from_lua(include_str!("lua/instance_claim_recovery.lua")),
 });
