@@ -67,8 +67,8 @@ async function eventually (check, { timeout = 10000, interval = 50 } = {}) {
 }
 
 /** Starts an instance with the Redis flags of `prefix` and id `id`. */
-function instance (prefix, id, extra = []) {
-  return startServer([...COMMON, ...redisFlags(prefix), '--instance-id', id, ...extra])
+function instance (prefix, id, extra = [], env = {}) {
+  return startServer([...COMMON, ...redisFlags(prefix), '--instance-id', id, ...extra], { env })
 }
 
 /**
@@ -601,6 +601,112 @@ describe(`two instances on one ${MODE}`, { skip: NEEDS_REDIS }, () => {
   })
 })
 
+/** The value of an unlabelled counter on `/metrics` (0 when absent). */
+async function counter (server, name) {
+  const text = await (await fetch(`${server.url}/metrics`, { signal: AbortSignal.timeout(5000) })).text()
+  const line = text.split('\n').find(l => l.startsWith(`${name} `))
+  return line ? Number(line.split(' ')[1]) : 0
+}
+
+describe(`automatic recovery of instances on one ${MODE} (protocol.md 14.5)`, { skip: NEEDS_REDIS }, () => {
+  const RATE = 200 // COMMON's --heartbeat-rate
+  const TIMEOUT = 2000
+  const prefix = uniquePrefix('recovery')
+  const fast = ['--heartbeat-timeout', String(TIMEOUT)]
+  let X, Y
+  const t = clientSet()
+
+  before(async () => {
+    // info: the recovery's log line is part of what is checked
+    const info = { RUST_LOG: 'info' }
+    ;[X, Y] = await startAll(instance(prefix, `X-${prefix}`, fast, info), instance(prefix, `Y-${prefix}`, fast, info))
+  })
+  after(async () => {
+    t.closeAll()
+    await stopAll(X, Y)
+  })
+  afterEach(() => t.closeAll())
+
+  /**
+   * A third instance Z, a watcher on X in a room, user `both` with a socket
+   * on X and one on Z, user `lone` only on Z, all joined.
+   */
+  async function scene () {
+    const idZ = `Z-${uniq('z')}-${prefix}`
+    const Z = await instance(prefix, idZ, fast)
+    const room = uniq('room')
+    const both = uniq('both')
+    const lone = uniq('lone')
+    const watcher = await t.login(X.url, uniq('watcher'))
+    await watcher.ok('roomCreate', room, false)
+    await watcher.ok('roomJoin', room)
+    const bothX = await t.login(X.url, both)
+    const bothZ = await t.login(Z.url, both)
+    const loneZ = await t.login(Z.url, lone, { version: 2 })
+    for (const c of [bothX, bothZ, loneZ]) await c.ok('roomJoin', room)
+    await bothX.next('roomJoinedEcho', { filter: (r, id) => id === bothZ.id })
+    await watcher.next('roomUserJoined', { filter: (r, u) => u === lone })
+    watcher.clear()
+    bothX.clear()
+    return { Z, idZ, room, both, lone, watcher, bothX, bothZ, loneZ }
+  }
+
+  it('kill -9 of an instance: a live one recovers it by itself within heartbeatTimeout + heartbeatRate, exactly once, and forgets it', async () => {
+    const { Z, idZ, room, both, lone, watcher, bothX, bothZ } = await scene()
+    const recoveredBefore = await counter(X, 'chat_service_instances_recovered_total') +
+      await counter(Y, 'chat_service_instances_recovered_total')
+    try {
+      Z.proc.kill('SIGKILL')
+      await Z.exited
+      const killedAt = Date.now()
+      // full disconnect processing of Z's sockets, without anyone calling instanceRecovery
+      assert.deepEqual(await watcher.next('roomUserLeft', { timeout: 15000 }), [room, lone])
+      const took = Date.now() - killedAt
+      console.log(`# instance recovered ${took} ms after kill -9 (heartbeat timeout ${TIMEOUT} ms, rate ${RATE} ms)`)
+      assert.ok(took < TIMEOUT + RATE + 1500, `recovered after ${took} ms`)
+      assert.deepEqual(await bothX.next('roomLeftEcho'), [room, bothZ.id, 1])
+      assert.deepEqual(await bothX.next('socketDisconnectEcho'), [bothZ.id, 1])
+      assert.deepEqual(await bothX.ok('listOwnSockets'), { [bothX.id]: [room] })
+      assert.deepEqual((await watcher.ok('roomGetAccessList', room, 'userlist')).sort(), [watcher.userName, both].sort())
+      const dm = await t.login(Y.url, uniq('dm'))
+      assert.equal(await dm.err('directMessage', lone, { textMessage: 'x' }), `ChatServiceError: No such user online ${lone}`)
+      // exactly once across the cluster, and the dead instance is forgotten
+      await eventually(async () => assert.equal(await apiOk(X.url, 'getInstanceHeartbeat', [idZ]), null))
+      const recovered = await counter(X, 'chat_service_instances_recovered_total') +
+        await counter(Y, 'chat_service_instances_recovered_total')
+      assert.equal(recovered - recoveredBefore, 1)
+      assert.match(X.output() + Y.output(), new RegExp(`recovering an instance whose heartbeat is stale.*${idZ}|${idZ}.*recovering an instance`))
+      await watcher.noEvent('roomUserLeft', RATE * 3) // no second recovery
+    } finally {
+      Z.proc.kill('SIGKILL')
+    }
+  })
+
+  it('an instance cut off for longer than heartbeatTimeout (SIGSTOP) is recovered, then registers its sockets again when it is back (SIGCONT)', async () => {
+    const { Z, room, both, lone, watcher, bothX, bothZ, loneZ } = await scene()
+    try {
+      Z.proc.kill('SIGSTOP')
+      assert.deepEqual(await watcher.next('roomUserLeft', { timeout: 15000 }), [room, lone])
+      assert.deepEqual(await bothX.next('roomLeftEcho'), [room, bothZ.id, 1])
+      Z.proc.kill('SIGCONT')
+      // back: its sockets are registered again and rejoin their room
+      assert.deepEqual(await watcher.next('roomUserJoined', { timeout: 15000, filter: (r, u) => u === lone }), [room, lone])
+      assert.deepEqual(await bothX.next('socketConnectEcho'), [bothZ.id, 2])
+      assert.deepEqual(await bothX.next('roomJoinedEcho', { filter: (r, id) => id === bothZ.id }), [room, bothZ.id, 2])
+      assert.deepEqual(await loneZ.ok('listOwnSockets'), { [loneZ.id]: [room] })
+      assert.deepEqual((await watcher.ok('roomGetAccessList', room, 'userlist')).sort(), [watcher.userName, both, lone].sort())
+      // and keeps working: a message from the cut-off side reaches the watcher
+      const id = await loneZ.ok('roomMessage', room, { textMessage: 'back' })
+      assert.equal((await watcher.next('roomMessage', { filter: (r, m) => m.id === id }))[1].textMessage, 'back')
+      assert.match(Z.output(), /registering its sockets again/)
+      for (const c of [bothZ, loneZ]) assert.equal(c.pending('disconnect').length, 0)
+    } finally {
+      Z.proc.kill('SIGCONT')
+      Z.proc.kill('SIGKILL')
+    }
+  })
+})
+
 describe('Redis round trips per command (MONITOR on a Redis of its own)', {
   skip: NEEDS_REDIS || (REDIS_CLUSTER ? 'uses a standalone redis-server of its own; runs in the standalone Redis run' : false)
 }, () => {
@@ -758,6 +864,58 @@ describe('Redis stopped and restarted under running instances', {
     const id4 = await x.ok('roomMessage', room2, { textMessage: 'to x2' })
     await x2.next('roomMessage', { filter: (r, msg) => msg.id === id4 })
     await y.noEvent('roomMessage', 300, (r, msg) => msg.id === id3 || msg.id === id4)
+  })
+})
+
+describe('Redis emptied under running instances (FLUSHALL)', {
+  skip: NEEDS_REDIS || (REDIS_CLUSTER ? 'uses a standalone redis-server of its own; runs in the standalone Redis run' : false)
+}, () => {
+  let redis, A, B
+  const t = clientSet()
+  const prefix = uniquePrefix('flush')
+
+  before(async () => {
+    redis = await startRedis()
+    const on = (id) => startServer([...COMMON, '--state', 'redis', '--redis-url', redis.url, '--redis-prefix', prefix,
+      '--instance-id', id])
+    ;[A, B] = await startAll(on('flush-A'), on('flush-B'))
+  })
+  after(() => closeWithRedis(t, redis, A, B))
+
+  it('every connected socket is registered again (the state knows it, its other sockets are told), rooms it was in are gone: roomAccessRemoved; what users do next works', async () => {
+    const user = uniq('u')
+    const a = await t.login(A.url, user)
+    const b = await t.login(B.url, user, { version: 2 })
+    const other = await t.login(B.url, uniq('o'))
+    await a.next('socketConnectEcho')
+    const room = uniq('room')
+    await a.ok('roomCreate', room, false)
+    for (const c of [a, b, other]) await c.ok('roomJoin', room)
+    a.clear()
+
+    await redis.cli('flushall')
+    for (const c of [a, b, other]) assert.deepEqual(await c.next('roomAccessRemoved', { timeout: 15000 }), [room])
+    // registered again: 2 sockets for the user, listOwnSockets works on both
+    await eventually(async () => {
+      for (const c of [a, b]) {
+        assert.deepEqual(await c.ok('listOwnSockets'), { [a.id]: [], [b.id]: [] })
+      }
+    })
+    assert.deepEqual(await other.ok('listOwnSockets'), { [other.id]: [] })
+    // the user's socket on A heard of the one on B coming back (counted 1
+    // or 2: the instances register their sockets each on its own beat)
+    const [, n] = await a.next('socketConnectEcho', { filter: (id) => id === b.id })
+    assert.ok(n === 1 || n === 2, `nconnected ${n}`)
+    // and the service works: a new room across both instances
+    const room2 = uniq('room')
+    await a.ok('roomCreate', room2, false)
+    assert.equal(await a.ok('roomJoin', room2), 1)
+    assert.equal(await b.ok('roomJoin', room2), 2)
+    await other.ok('roomJoin', room2)
+    const id = await other.ok('roomMessage', room2, { textMessage: 'after the flush' })
+    assert.equal(id, 1)
+    for (const c of [a, b]) await c.next('roomMessage', { filter: (r, m) => m.id === id })
+    for (const c of [a, b, other]) assert.equal(c.pending('disconnect').length, 0)
   })
 })
 
