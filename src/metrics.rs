@@ -64,7 +64,8 @@ pub const PUBSUB_LOST: &str = "chat_service_pubsub_lost_total";
 /// Counter `{kind}`: requests holding input the service had to read the
 /// hard way or refuse (`lone_surrogate`: replaced by U+FFFD; `too_deep`:
 /// an argument nested deeper than the limit, refused with `badArgument`;
-/// `unreadable`: not JSON a client library sends). Counted instead of
+/// `huge_number`: a number beyond the double range, read as `null`;
+/// `unreadable`: not JSON at all). Counted instead of
 /// logged, so that a client cannot flood the log.
 pub const BAD_INPUT: &str = "chat_service_bad_input_total";
 /// Counter: instances this instance recovered after their heartbeat went

@@ -138,6 +138,10 @@ where
     let state = Payload::new(body);
     #[cfg(feature = "tracing")]
     tracing::debug!("decoding payload with v3 binary decoder");
+    // Patched: `max_payload` bounds each packet, the POST is bounded at
+    // `V3_BATCH_PACKETS` times that (see `super::decoder`).
+    let max_packet = max_payload;
+    let max_payload = max_payload.saturating_mul(super::V3_BATCH_PACKETS);
 
     futures_util::stream::unfold(state, move |mut state| async move {
         let mut packet_buf: Vec<u8> = Vec::new();
@@ -187,6 +191,12 @@ where
                         .map(|b| (b.wrapping_add(b'0')) as char)
                         .collect::<String>();
                     if let Ok(size) = size_str.parse() {
+                        if size > max_packet + 1 {
+                            break Some((
+                                Err(PacketParseError::PayloadTooLarge { max: max_packet }),
+                                state,
+                            ));
+                        }
                         packet_size = size;
                     } else {
                         break Some((Err(PacketParseError::InvalidPacketLen), state));
@@ -260,6 +270,11 @@ pub fn v3_string_decoder(
     #[cfg(feature = "tracing")]
     tracing::debug!("decoding payload with v3 string decoder");
     let state = Payload::new(body);
+    // Patched: `max_payload` bounds each packet (in UTF-16 code units, as
+    // its length is given), the POST is bounded at `V3_BATCH_PACKETS`
+    // times that (see `super::decoder`).
+    let max_packet = max_payload;
+    let max_payload = max_payload.saturating_mul(super::V3_BATCH_PACKETS);
 
     futures_util::stream::unfold(state, move |mut state| async move {
         let mut packet_buf: Vec<u8> = Vec::new();
@@ -310,6 +325,14 @@ pub fn v3_string_decoder(
                                         s.parse::<usize>()
                                             .map_err(|_| PacketParseError::InvalidPacketLen)
                                     }) {
+                                    Ok(size) if size as u64 > max_packet => {
+                                        return Some((
+                                            Err(PacketParseError::PayloadTooLarge {
+                                                max: max_packet,
+                                            }),
+                                            state,
+                                        ));
+                                    }
                                     Ok(size) => size,
                                     Err(e) => return Some((Err(e), state)),
                                 };
@@ -622,18 +645,23 @@ mod tests {
     async fn max_payload_v3() {
         const DATA: &[u8] = "4:4foo3:4€f11:4baaaaaaaar".as_bytes();
         const MAX_PAYLOAD: u64 = 3;
+        // Patched: the whole POST may be V3_BATCH_PACKETS times the limit;
+        // this one (no binary separator at all) is larger than that.
+        let batch_over = DATA.repeat(2);
         for i in 1..DATA.len() {
             let stream = StreamBody::new(futures_util::stream::iter(
-                DATA.chunks(i)
+                batch_over
+                    .chunks(i)
                     .map(Frame::data)
                     .map(Ok::<_, std::convert::Infallible>),
             ));
             let payload = v3_binary_decoder(stream, MAX_PAYLOAD);
             futures_util::pin_mut!(payload);
             let packet = payload.next().await.unwrap();
+            const BATCH: u64 = MAX_PAYLOAD * crate::payload::V3_BATCH_PACKETS;
             assert!(matches!(
                 packet,
-                Err(PacketParseError::PayloadTooLarge { max: MAX_PAYLOAD })
+                Err(PacketParseError::PayloadTooLarge { max: BATCH })
             ));
         }
         for i in 1..DATA.len() {
@@ -650,6 +678,33 @@ mod tests {
                 Err(PacketParseError::PayloadTooLarge { max: MAX_PAYLOAD })
             ));
         }
+    }
+
+    /// Patched: packets within `max_payload` each, more than that together.
+    #[cfg(feature = "v3")]
+    #[tokio::test]
+    async fn v3_post_may_batch_packets_up_to_the_limit_each() {
+        const MAX_PAYLOAD: u64 = 4;
+        let stream = StreamBody::new(futures_util::stream::iter(
+            [&b"4:4abc4:4def2:4g"[..]]
+                .into_iter()
+                .map(Frame::data)
+                .map(Ok::<_, std::convert::Infallible>),
+        ));
+        let packets: Vec<_> = v3_string_decoder(stream, MAX_PAYLOAD).collect().await;
+        assert_eq!(packets.len(), 3);
+        assert!(packets.iter().all(Result::is_ok));
+        let binary =
+            bytes::Bytes::from([&[0u8, 4, 0xff][..], b"4abc", &[1, 4, 0xff, 4], b"xyz"].concat());
+        let stream = StreamBody::new(futures_util::stream::iter(
+            [binary]
+                .into_iter()
+                .map(Frame::data)
+                .map(Ok::<_, std::convert::Infallible>),
+        ));
+        let packets: Vec<_> = v3_binary_decoder(stream, MAX_PAYLOAD).collect().await;
+        assert_eq!(packets.len(), 2, "{packets:?}");
+        assert!(packets.iter().all(Result::is_ok));
     }
 
     // (1) Same payload as `string_payload_v3_utf16_length`, but fed through the

@@ -97,6 +97,20 @@ pub async fn v4_encoder(
     Payload::new(data.into(), false)
 }
 
+/// Patched (vendor/README.md): a binary packet of a v3 session in its v3
+/// form. socketioxide sends the attachments of a socket.io packet through
+/// `Permit::emit_many`, which makes `Packet::Binary` whatever the protocol;
+/// the v3 encoders then wrote them in the v4 form (`b<base64>` instead of
+/// `b4<base64>`, a string packet instead of a binary one), which
+/// socket.io-client 2.x over polling cannot read.
+#[cfg(feature = "v3")]
+fn as_v3(packet: Packet) -> Packet {
+    match packet {
+        Packet::Binary(bin) => Packet::BinaryV3(bin),
+        packet => packet,
+    }
+}
+
 /// Encode one packet into a *binary* payload according to the
 /// [engine.io v3 protocol](https://github.com/socketio/engine.io-protocol/tree/v3#payload)
 #[cfg(feature = "v3")]
@@ -105,7 +119,7 @@ pub fn v3_bin_packet_encoder(packet: Packet, data: &mut bytes::BytesMut) {
     use bytes::BufMut;
 
     let mut itoa = itoa::Buffer::new();
-    match packet {
+    match as_v3(packet) {
         Packet::BinaryV3(bin) => {
             let len = itoa.format(bin.len() + 1);
             let len_len = len.len(); // len is guaranteed to be ascii
@@ -143,7 +157,7 @@ pub fn v3_bin_packet_encoder(packet: Packet, data: &mut bytes::BytesMut) {
 pub fn v3_string_packet_encoder(packet: Packet, data: &mut bytes::BytesMut) {
     use crate::payload::STRING_PACKET_SEPARATOR_V3;
     use bytes::BufMut;
-    let packet: String = packet.into();
+    let packet: String = as_v3(packet).into();
     let packet = format!(
         "{}{}{}",
         packet.encode_utf16().count(), // The protocol uses in UTF16 code points for packet size because of JS
@@ -377,6 +391,21 @@ mod tests {
             let Payload { data, .. } = v3_string_encoder(rx.as_mut(), MAX_PAYLOAD + 10).await;
             assert_eq!(data, "7:4hello€".as_bytes());
         }
+    }
+
+    #[cfg(feature = "v3")]
+    #[tokio::test]
+    async fn encode_v3_payloads_with_v4_binary_packets() {
+        // What `Permit::emit_many` queues for a socket.io packet's
+        // attachment on a v3 session: the v3 forms come out.
+        let packets =
+            || stream::iter([smallvec![Packet::Binary(Bytes::from_static(&[1, 2, 3, 4]))]]);
+        let rx = std::pin::pin!(Peekable::new(packets()));
+        let Payload { data, .. } = v3_string_encoder(rx, MAX_PAYLOAD).await;
+        assert_eq!(data, "10:b4AQIDBA==".as_bytes());
+        let rx = std::pin::pin!(Peekable::new(packets()));
+        let Payload { data, .. } = v3_binary_encoder(rx, MAX_PAYLOAD).await;
+        assert_eq!(&data[..], &[1, 5, 0xff, 4, 1, 2, 3, 4]);
     }
 
     #[cfg(feature = "v3")]

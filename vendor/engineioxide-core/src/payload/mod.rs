@@ -19,6 +19,9 @@ const BINARY_PACKET_SEPARATOR_V3: u8 = 0xff;
 const STRING_PACKET_IDENTIFIER_V3: u8 = 0x00;
 #[cfg(feature = "v3")]
 const BINARY_PACKET_IDENTIFIER_V3: u8 = 0x01;
+/// How many packets of the largest size one v3 POST may carry (see `decoder`).
+#[cfg(feature = "v3")]
+pub const V3_BATCH_PACKETS: u64 = 16;
 #[cfg(feature = "v3")]
 const BINARY_CONTENT_TYPE: HeaderValue = HeaderValue::from_static("application/octet-stream");
 
@@ -37,6 +40,12 @@ pub fn decoder(
         use futures_util::future::Either;
 
         let is_binary = content_type == Some(&BINARY_CONTENT_TYPE);
+        // Patched (vendor/README.md): `max_payload` bounds each v3 packet,
+        // and the whole POST only at V3_BATCH_PACKETS times that.
+        // engine.io v3 announces no limit to its clients, and
+        // socket.io-client 2.x sends all the packets it buffered meanwhile
+        // in one POST: several packets within the limit would otherwise
+        // close the session.
         match protocol {
             ProtocolVersion::V4 => Either::Left(decoder::v4_decoder(body, max_payload)),
             ProtocolVersion::V3 if is_binary => {
