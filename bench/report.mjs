@@ -13,8 +13,10 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { parseArgs } from 'node:util'
 
-const SERVERS = ['ours-memory', 'ours-redis', 'original-memory', 'original-redis', 'ceiling']
+const SERVERS = ['ours-memory', 'ours-redis', 'base-memory', 'base-redis', 'original-memory', 'original-redis', 'ceiling']
 const RATIOS = [
+  ['ours-memory', 'base-memory'],
+  ['ours-redis', 'base-redis'],
   ['ours-memory', 'original-memory'],
   ['ours-redis', 'original-redis'],
   ['ours-memory', 'ceiling'],

@@ -14,6 +14,9 @@
 #   SCENARIOS   loadgen presets [fanout-small fanout-small-w32 fanout-large
 #               fanout-large-w8 latency connect history]
 #   SERVERS     subset of: ours-memory ours-redis original-memory original-redis ceiling
+#               base-memory base-redis (the binary BASELINE, e.g. a build of
+#               an earlier commit: before/after figures in one alternating run)
+#   BASELINE    the chat-service binary of base-memory / base-redis
 #   EIOS        engine.io protocols [3 4]; the original only speaks 3
 #   QUICK=1     tiny sizes and durations (a smoke run)
 #   LOADGEN     load generator binary [target/release/examples/loadgen]
@@ -62,6 +65,7 @@ die() { log "error: $*"; exit 1; }
 for server in $SERVERS; do
     case $server in
         ours-memory | ours-redis | original-memory | original-redis | ceiling) ;;
+        base-memory | base-redis) [[ -x ${BASELINE:-} ]] || die "$server needs BASELINE=<a chat-service binary>" ;;
         *) die "unknown server '$server' in SERVERS" ;;
     esac
 done
@@ -157,6 +161,9 @@ start_server() {
         original-redis) cmd=(node "$ORIGINAL" --host 127.0.0.1 --port 0
             --state redis --redis-url "$REDIS_URL") ;;
         ceiling) cmd=("$CEILING" --port 0) ;;
+        base-memory) cmd=("$BASELINE" --host 127.0.0.1 --port 0 --enable-rooms-management --no-static) ;;
+        base-redis) cmd=("$BASELINE" --host 127.0.0.1 --port 0 --enable-rooms-management --no-static
+            --state redis --redis-url "$REDIS_URL") ;;
     esac
     if [[ $server == *-redis ]]; then
         redis-cli -p "$REDIS_PORT" flushall >/dev/null
