@@ -12,7 +12,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use chat_service::transport::legacy::{LegacyCompat, serve};
+use chat_service::http::serve::serve;
+use chat_service::transport::legacy::LegacyCompat;
 use dashmap::DashMap;
 use serde_json::Value;
 use socketioxide::SocketIo;
@@ -56,7 +57,13 @@ async fn main() -> anyhow::Result<()> {
         closing.close().await;
     };
     println!("ceiling listening on http://{}", listener.local_addr()?);
-    serve(listener, LegacyCompat::new(svc), shutdown).await?;
+    serve(
+        listener,
+        LegacyCompat::new(svc),
+        Duration::from_secs(10),
+        shutdown,
+    )
+    .await?;
     Ok(())
 }
 

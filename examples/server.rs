@@ -3,7 +3,7 @@
 //!
 //! Run: `cargo run --example server` (then `node examples/client.js`).
 
-use chat_service::server::{Server, ServerSettings, StateSettings, Static};
+use chat_service::server::{HttpLimits, Server, ServerSettings, StateSettings, Static};
 use chat_service::{ChatService, ChatServiceError, Flow, RoomInit, ServiceOptions};
 use serde_json::{Map, json};
 
@@ -27,6 +27,7 @@ async fn main() -> anyhow::Result<()> {
         cors_origin: "*".into(),
         static_files: Static::Demo,
         max_payload_bytes: 1_000_000,
+        http: HttpLimits::default(),
         state: StateSettings::Memory,
     };
     let server = Server::start(

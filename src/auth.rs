@@ -159,10 +159,19 @@ impl JwtVerifier {
 
         // jsonwebtoken would refuse a foreign `alg` too, but only with a
         // parse error for `none`; reading it first gives a clear reason.
-        let alg = header_alg(token).ok_or_else(|| invalid("malformed token"))?;
+        let header = read_header(token).ok_or_else(|| invalid("malformed token"))?;
+        let alg = header
+            .get("alg")
+            .and_then(Value::as_str)
+            .ok_or_else(|| invalid("malformed token"))?;
         let expected = format!("{:?}", self.algorithm);
         if alg != expected {
             return Err(AuthError::Invalid(format!("algorithm {alg} not allowed")));
+        }
+        // RFC 7515 4.1.11: extensions listed as critical must be understood,
+        // and this server understands none.
+        if header.contains_key("crit") {
+            return Err(invalid("unsupported critical header parameters"));
         }
 
         let mut claims =
@@ -207,8 +216,8 @@ fn decode_error_reason(kind: &ErrorKind) -> &'static str {
     }
 }
 
-/// The `alg` of a compact JWS, without trusting anything else in it.
-fn header_alg(token: &str) -> Option<String> {
+/// The header of a compact JWS, read before anything is verified.
+fn read_header(token: &str) -> Option<Map<String, Value>> {
     let mut parts = token.split('.');
     let header = parts.next()?;
     let (Some(_payload), Some(_signature), None) = (parts.next(), parts.next(), parts.next())
@@ -216,8 +225,7 @@ fn header_alg(token: &str) -> Option<String> {
         return None;
     };
     let header = URL_SAFE_NO_PAD.decode(header).ok()?;
-    let header: Value = serde_json::from_slice(&header).ok()?;
-    header.get("alg")?.as_str().map(str::to_owned)
+    serde_json::from_slice(&header).ok()
 }
 
 fn now_seconds() -> f64 {
@@ -632,6 +640,25 @@ mod tests {
             with_payload(&hs256(), &token),
             Err(AuthError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn critical_header_extensions_are_rejected() {
+        let key = EncodingKey::from_secret(b"s3cret");
+        for crit in [json!(["exp"]), json!(["b64"]), json!([])] {
+            let header = URL_SAFE_NO_PAD
+                .encode(json!({"alg": "HS256", "typ": "JWT", "crit": crit, "exp": 1}).to_string());
+            let claims = URL_SAFE_NO_PAD.encode(json!({"sub": "alice"}).to_string());
+            let input = format!("{header}.{claims}");
+            let signature =
+                jsonwebtoken::crypto::sign(input.as_bytes(), &key, Algorithm::HS256).unwrap();
+            let token = format!("{input}.{signature}");
+            assert_eq!(
+                with_payload(&hs256(), &token),
+                invalid("unsupported critical header parameters"),
+                "{crit}"
+            );
+        }
     }
 
     // ---- jwt: RS256 / ES256 ----

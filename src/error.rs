@@ -44,6 +44,12 @@ pub enum ChatServiceError {
     RoomExists(String),
     #[error("{}", self.message())]
     Timeout,
+    /// A login beyond `--max-sockets-per-user` (interface.md 8).
+    #[error("{}", self.message())]
+    TooManySockets(String),
+    /// A request beyond `--rate-limit` (interface.md 8).
+    #[error("{}", self.message())]
+    RateLimited,
     #[error("{}", self.message())]
     UserExists(String),
     #[error("{}", self.message())]
@@ -91,6 +97,8 @@ impl ChatServiceError {
             NotJoined(_) => "notJoined",
             RoomExists(_) => "roomExists",
             Timeout => "timeout",
+            TooManySockets(_) => "tooManySockets",
+            RateLimited => "rateLimited",
             UserExists(_) => "userExists",
             UserOnline(_) => "userOnline",
             WrongArgumentsCount(..) => "wrongArgumentsCount",
@@ -107,8 +115,8 @@ impl ChatServiceError {
             InvalidName(name) => vec![name.clone()],
             InvalidSocket(s) | NoCommand(s) | ListLimitExceeded(s) | NoList(s) | NoRoom(s)
             | NoSocket(s) | NoUser(s) | NoUserOnline(s) | NotJoined(s) | RoomExists(s)
-            | UserExists(s) | UserOnline(s) => vec![json!(s)],
-            NoLogin | NotAllowed | Timeout => vec![],
+            | UserExists(s) | UserOnline(s) | TooManySockets(s) => vec![json!(s)],
+            NoLogin | NotAllowed | Timeout | RateLimited => vec![],
             WrongArgumentsCount(expected, got) => vec![json!(expected), json!(got)],
             Custom { args, .. } => args.clone(),
         }
@@ -133,6 +141,8 @@ impl ChatServiceError {
             NotJoined(_) => "Not joined to room %s",
             RoomExists(_) => "Room %s already exists",
             Timeout => "Server operation timeout",
+            TooManySockets(_) => "Too many connections of user %s",
+            RateLimited => "Too many requests",
             UserExists(_) => "User %s already exists",
             UserOnline(_) => "User %s is online",
             WrongArgumentsCount(..) => "Expected %s arguments, got %s",

@@ -22,50 +22,83 @@ pub fn js_stringify(value: &Value) -> String {
     out
 }
 
-fn write_js(out: &mut String, value: &Value) {
+/// The length in bytes of `js_stringify(value)`, without building it.
+pub fn js_stringify_len(value: &Value) -> usize {
+    let mut length = Length(0);
+    write_js(&mut length, value);
+    length.0
+}
+
+/// Where `write_js` writes: a string, or a byte count.
+trait JsOut: std::fmt::Write {
+    fn push_str(&mut self, s: &str);
+}
+
+impl JsOut for String {
+    fn push_str(&mut self, s: &str) {
+        String::push_str(self, s);
+    }
+}
+
+struct Length(usize);
+
+impl std::fmt::Write for Length {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0 += s.len();
+        Ok(())
+    }
+}
+
+impl JsOut for Length {
+    fn push_str(&mut self, s: &str) {
+        self.0 += s.len();
+    }
+}
+
+fn write_js<W: JsOut>(out: &mut W, value: &Value) {
     match value {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Number(n) => write_js_number(out, n),
         Value::String(s) => write_js_string(out, s),
         Value::Array(items) => {
-            out.push('[');
+            out.push_str("[");
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push_str(",");
                 }
                 write_js(out, item);
             }
-            out.push(']');
+            out.push_str("]");
         }
         Value::Object(map) => {
-            out.push('{');
+            out.push_str("{");
             for (i, (key, item)) in map.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push_str(",");
                 }
                 write_js_string(out, key);
-                out.push(':');
+                out.push_str(":");
                 write_js(out, item);
             }
-            out.push('}');
+            out.push_str("}");
         }
     }
 }
 
-fn write_js_string(out: &mut String, s: &str) {
+fn write_js_string<W: JsOut>(out: &mut W, s: &str) {
     // serde_json escapes exactly the characters JSON.stringify escapes; it
     // writes straight into `out` (a room message's JSON is built on every
     // message, so no string of its own per field).
-    if serde_json::to_writer(StringWriter(out), s).is_err() {
+    if serde_json::to_writer(JsWriter(out), s).is_err() {
         out.push_str("\"\"");
     }
 }
 
-/// `io::Write` into a `String`, for serde_json, which writes valid UTF-8.
-struct StringWriter<'a>(&'a mut String);
+/// `io::Write` into a `JsOut`, for serde_json, which writes valid UTF-8.
+struct JsWriter<'a, W>(&'a mut W);
 
-impl std::io::Write for StringWriter<'_> {
+impl<W: JsOut> std::io::Write for JsWriter<'_, W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let text = std::str::from_utf8(buf)
             .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidData, error))?;
@@ -85,7 +118,7 @@ pub fn js_number(n: &Number) -> String {
     out
 }
 
-fn write_js_number(out: &mut String, n: &Number) {
+fn write_js_number<W: JsOut>(out: &mut W, n: &Number) {
     if let Some(i) = n.as_i64() {
         let _ = write!(out, "{i}");
     } else if let Some(u) = n.as_u64() {
@@ -337,6 +370,23 @@ mod tests {
             js_stringify(&json!({"b": 1, "a": [true, null]})),
             r#"{"b":1,"a":[true,null]}"#
         );
+    }
+
+    #[test]
+    fn stringify_len_is_the_length_of_stringify() {
+        for value in [
+            json!(null),
+            json!(1.5),
+            json!(1e21),
+            json!("a\"b\n\u{1}é✓"),
+            json!({"b": 1, "a": [true, null, "x"], "é": {"k": -0.000001}}),
+        ] {
+            assert_eq!(
+                js_stringify_len(&value),
+                js_stringify(&value).len(),
+                "{value}"
+            );
+        }
     }
 
     #[test]

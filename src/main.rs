@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use chat_service::auth::{AuthError, Authenticator};
 use chat_service::cluster::redis::RedisSettings;
 use chat_service::config::{Config, ConfigError, LogFormat, StateKind};
-use chat_service::server::{Server, ServerSettings, StartError, StateSettings, Static};
+use chat_service::server::{HttpLimits, Server, ServerSettings, StartError, StateSettings, Static};
 use chat_service::{ChatService, ChatServiceError, RoomInit};
 
 /// jemalloc: a message's buffers are allocated on one worker thread and
@@ -87,6 +87,10 @@ async fn run(config: Config, auth: Authenticator) -> Result<(), StartError> {
             config.static_dir.clone().map_or(Static::Demo, Static::Dir)
         },
         max_payload_bytes: config.max_payload_bytes,
+        http: HttpLimits {
+            header_timeout: config.http_header_timeout,
+            body_timeout: config.http_body_timeout,
+        },
         state: match config.state {
             StateKind::Memory => StateSettings::Memory,
             StateKind::Redis => StateSettings::Redis {

@@ -68,6 +68,10 @@ pub const PUBSUB_LOST: &str = "chat_service_pubsub_lost_total";
 /// `unreadable`: not JSON at all). Counted instead of
 /// logged, so that a client cannot flood the log.
 pub const BAD_INPUT: &str = "chat_service_bad_input_total";
+/// Counter `{limit}`: requests and logins refused for a limit of
+/// interface.md 8 (`max_sockets_per_user`, `rate_limit`,
+/// `max_rooms_per_user`, `max_message_bytes`).
+pub const LIMITED: &str = "chat_service_limited_total";
 /// Counter: instances this instance recovered after their heartbeat went
 /// stale (protocol.md 14.5), see [`instance_recovered`].
 pub const INSTANCES_RECOVERED: &str = "chat_service_instances_recovered_total";
@@ -116,6 +120,7 @@ pub fn describe() {
         BAD_INPUT,
         "Requests with input read the hard way or refused, by kind"
     );
+    describe_counter!(LIMITED, "Requests and logins refused for a limit, by limit");
     describe_counter!(
         INSTANCES_RECOVERED,
         "Instances recovered by this one after their heartbeat went stale"
@@ -251,4 +256,9 @@ pub fn instance_recovered() {
 /// This instance registered its sockets again.
 pub fn sockets_reregistered() {
     counter!(REREGISTRATIONS).increment(1);
+}
+
+/// A request or login was refused for `limit` (see [`LIMITED`]).
+pub fn limited(limit: &'static str) {
+    counter!(LIMITED, "limit" => limit).increment(1);
 }

@@ -33,6 +33,28 @@ pub struct ServiceOptions {
     pub lock_ttl: Duration,
     /// This instance's id in the cluster.
     pub instance_id: String,
+    /// What one user or socket may use (interface.md 8); off by default.
+    pub limits: Limits,
+    /// The most bytes of stored messages one `roomHistoryGet` or
+    /// `roomRecentHistory` reply carries (at least one message): a reply of
+    /// the newest ones within it, so that no request makes the server
+    /// build a reply of any size.
+    pub history_reply_bytes: usize,
+}
+
+/// Limits against abuse (interface.md 8); 0 means no limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// Sockets one user may have logged in (all instances); a login beyond
+    /// gets `tooManySockets`.
+    pub max_sockets_per_user: usize,
+    /// Requests per second per socket, with a burst of as many; a request
+    /// beyond acks `rateLimited` and is not run.
+    pub rate_limit: u32,
+    /// Rooms one user may own; `roomCreate` beyond fails with `notAllowed`.
+    pub max_rooms_per_user: usize,
+    /// Largest JSON of a room or direct message; larger gets `badArgument`.
+    pub max_message_bytes: usize,
 }
 
 impl Default for ServiceOptions {
@@ -54,6 +76,8 @@ impl Default for ServiceOptions {
             bus_ack_timeout: Duration::from_millis(5_000),
             lock_ttl: Duration::from_millis(10_000),
             instance_id: uuid::Uuid::new_v4().to_string(),
+            limits: Limits::default(),
+            history_reply_bytes: 1_000_000,
         }
     }
 }

@@ -18,18 +18,18 @@ use socketioxide_core::adapter::DefinedAdapter;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::services::{ServeDir, ServeFile};
 
 use crate::cluster::redis::RedisSettings;
 use crate::cluster::{ClusterBus, adapter};
 use crate::error::ChatServiceError;
 use crate::hooks::Hooks;
+use crate::http::body::BodyLimits;
 use crate::http::{self, AppState, PubSubCheck};
 use crate::options::ServiceOptions;
 use crate::service::ChatService;
 use crate::state::{MemoryState, RedisState, State};
 use crate::transport::connection::NamespaceInit;
-use crate::transport::legacy::{self, LegacyCompat};
+use crate::transport::legacy::LegacyCompat;
 
 /// What the binary serves, and how.
 pub struct ServerSettings {
@@ -42,8 +42,32 @@ pub struct ServerSettings {
     /// What is served at `/`.
     pub static_files: Static,
     pub max_payload_bytes: u64,
+    pub http: HttpLimits,
     pub state: StateSettings,
 }
+
+/// The time limits of HTTP connections (interface.md 8).
+#[derive(Debug, Clone, Copy)]
+pub struct HttpLimits {
+    /// For a complete request head.
+    pub header_timeout: Duration,
+    /// For a complete request body.
+    pub body_timeout: Duration,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self {
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Bytes of request bodies being received at one time, in multiples of
+/// the largest packet: enough for many polling clients at once, and a
+/// bound on what unfinished bodies can make the server hold.
+const BODY_BUDGET_PACKETS: usize = 16;
 
 /// The files served at `/`.
 #[derive(Debug, Clone)]
@@ -292,18 +316,29 @@ where
     let _ = service_slot.set(service.clone());
 
     let payload_limit = usize::try_from(settings.max_payload_bytes).unwrap_or(usize::MAX);
+    let bodies = BodyLimits::new(
+        settings.http.body_timeout,
+        payload_limit.saturating_mul(BODY_BUDGET_PACKETS),
+    );
     let app = ServiceBuilder::new()
+        .map_request(move |request| bodies.apply(request))
         .map_response(IntoResponse::into_response)
         .layer(cors(&settings.cors_origin))
         .layer(http::web::ClientBundleLayer)
         .service(LegacyCompat::new(io_service).with_max_payload(payload_limit));
     let closing = service.clone();
-    let task = tokio::spawn(legacy::serve(listener, app, async move {
-        shutdown.await;
-        if let Err(error) = closing.close().await {
-            tracing::warn!(%error, "close finished with an error");
-        }
-    }));
+    let header_timeout = settings.http.header_timeout;
+    let task = tokio::spawn(http::serve::serve(
+        listener,
+        app,
+        header_timeout,
+        async move {
+            shutdown.await;
+            if let Err(error) = closing.close().await {
+                tracing::warn!(%error, "close finished with an error");
+            }
+        },
+    ));
     Ok(Server {
         addr,
         service,
@@ -328,10 +363,7 @@ fn routes(
     };
     let router = http::router(app);
     match &settings.static_files {
-        Static::Dir(dir) => {
-            let index = dir.join("index.html");
-            router.fallback_service(ServeDir::new(dir).fallback(ServeFile::new(index)))
-        }
+        Static::Dir(dir) => http::files::serve_dir(router, dir),
         Static::Demo => router.merge(http::web::routes()),
         Static::None => router,
     }

@@ -153,6 +153,7 @@ impl ChatServiceBuilder {
         let formats = Formats {
             room_custom: self.hooks.room_messages_checker.is_some(),
             direct_custom: self.hooks.direct_messages_checker.is_some(),
+            max_message_bytes: self.options.limits.max_message_bytes,
         };
         let bus = self
             .bus

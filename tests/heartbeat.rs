@@ -1,5 +1,5 @@
 //! Engine.io heartbeats over real websockets, as the crate serves them
-//! (`transport::legacy::serve`), on both protocols: engine.io 4 (the server
+//! (`http::serve::serve`), on both protocols: engine.io 4 (the server
 //! pings, the client must pong) and engine.io 3 (the client pings, the
 //! server must pong). The engine keeps every session's heartbeat with one
 //! clock task (vendor/README.md): a client that answers stays connected,
@@ -7,7 +7,8 @@
 
 use std::time::Duration;
 
-use chat_service::transport::legacy::{LegacyCompat, serve};
+use chat_service::http::serve::serve;
+use chat_service::transport::legacy::LegacyCompat;
 use futures::{SinkExt, StreamExt};
 use socketioxide::SocketIo;
 use socketioxide::extract::SocketRef;
@@ -33,6 +34,7 @@ async fn server() -> std::net::SocketAddr {
     tokio::spawn(serve(
         listener,
         LegacyCompat::new(svc),
+        Duration::from_secs(10),
         std::future::pending(),
     ));
     addr

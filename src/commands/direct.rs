@@ -140,7 +140,7 @@ impl Cmd for DirectMessage {
     fn parse(a: &[Value], formats: Formats) -> Result<Self> {
         Ok(Self {
             to: args::string(a, 0)?,
-            message: args::message(a, 1, formats.direct_custom)?,
+            message: args::message(a, 1, formats.direct_custom, formats.max_message_bytes)?,
         })
     }
     async fn apply(self, cx: &Exec<'_>) -> Result<Value> {

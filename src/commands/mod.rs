@@ -44,11 +44,13 @@ use crate::dispatch::Exec;
 use crate::error::{ChatServiceError, Result};
 use crate::hooks::{Checker, Hooks};
 
-/// Which message kinds use a custom format (their checker hook is set).
+/// Which message kinds use a custom format (their checker hook is set),
+/// and how large a message may be (`--max-message-bytes`, 0: any).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Formats {
     pub room_custom: bool,
     pub direct_custom: bool,
+    pub max_message_bytes: usize,
 }
 
 /// One client command.

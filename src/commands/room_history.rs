@@ -22,8 +22,38 @@ pub(crate) fn strip_server_fields(
     fields
 }
 
-fn messages(list: Vec<Message>) -> Value {
+fn messages(list: &[Message]) -> Value {
     Value::Array(list.iter().map(|m| Value::clone(m)).collect())
+}
+
+/// Which end of a newest-first list a reply keeps when it is over budget.
+enum Keep {
+    /// The newest (`roomRecentHistory`).
+    Newest,
+    /// The oldest, contiguous from the requested id on (`roomHistoryGet`:
+    /// a client fetching what it missed asks again from the last id it got).
+    Oldest,
+}
+
+/// The messages of `list` (newest first) that fit in `budget` bytes of
+/// JSON, at least one: no request makes the server build a reply of any
+/// size (`ServiceOptions::history_reply_bytes`).
+fn within_budget(list: &[Message], budget: usize, keep: Keep) -> &[Message] {
+    let mut total = 0;
+    let mut fits = |m: &Message| {
+        total += crate::json::js_stringify_len(m) + 1;
+        total <= budget
+    };
+    match keep {
+        Keep::Newest => {
+            let n = list.iter().take_while(|m| fits(m)).count().max(1);
+            &list[..n.min(list.len())]
+        }
+        Keep::Oldest => {
+            let n = list.iter().rev().take_while(|m| fits(m)).count().max(1);
+            &list[list.len().saturating_sub(n)..]
+        }
+    }
 }
 
 pub struct RoomMessage {
@@ -36,7 +66,7 @@ impl Cmd for RoomMessage {
     fn parse(a: &[Value], formats: Formats) -> Result<Self> {
         Ok(Self {
             room: args::string(a, 0)?,
-            message: args::message(a, 1, formats.room_custom)?,
+            message: args::message(a, 1, formats.room_custom, formats.max_message_bytes)?,
         })
     }
     async fn apply(self, cx: &Exec<'_>) -> Result<Value> {
@@ -68,7 +98,8 @@ room_command!(RoomRecentHistory, |cx, room| {
         .state()
         .room_recent_history(room, limit, cx.read_presence())
         .await?;
-    Ok(messages(list))
+    let budget = cx.service.options().history_reply_bytes;
+    Ok(messages(within_budget(&list, budget, Keep::Newest)))
 });
 
 pub struct RoomHistoryGet {
@@ -96,7 +127,8 @@ impl Cmd for RoomHistoryGet {
             .state()
             .room_history_get(&self.room, self.id, limit, cx.read_presence())
             .await?;
-        Ok(messages(list))
+        let budget = cx.service.options().history_reply_bytes;
+        Ok(messages(within_budget(&list, budget, Keep::Oldest)))
     }
 }
 
@@ -113,3 +145,29 @@ room_command!(RoomHistoryInfo, |cx, room| {
         "lastMessageId": info.last_message_id,
     }))
 });
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[test]
+    fn replies_keep_within_the_budget_at_least_one_message() {
+        // newest first, ids 5..1, each `{"id":N,"t":"xxxxxxxx"}` (23 bytes)
+        let list: Vec<Message> = (1..=5)
+            .rev()
+            .map(|id| Arc::new(json!({"id": id, "t": "xxxxxxxx"})))
+            .collect();
+        let ids = |kept: &[Message]| kept.iter().map(|m| message_id(m)).collect::<Vec<_>>();
+        assert_eq!(
+            ids(within_budget(&list, 1000, Keep::Newest)),
+            [5, 4, 3, 2, 1]
+        );
+        assert_eq!(ids(within_budget(&list, 50, Keep::Newest)), [5, 4]);
+        assert_eq!(ids(within_budget(&list, 50, Keep::Oldest)), [2, 1]);
+        assert_eq!(ids(within_budget(&list, 1, Keep::Newest)), [5]);
+        assert_eq!(ids(within_budget(&list, 1, Keep::Oldest)), [1]);
+        assert!(within_budget(&[], 1, Keep::Oldest).is_empty());
+    }
+}

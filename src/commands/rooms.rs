@@ -33,6 +33,15 @@ impl Cmd for RoomCreate {
         if !is_valid_name(&self.room) {
             return Err(ChatServiceError::InvalidName(Value::String(self.room)));
         }
+        let max_rooms = options.limits.max_rooms_per_user;
+        if let Some(user) = cx.user
+            && max_rooms > 0
+            && !cx.bypass
+            && cx.service.state().rooms_owned(user).await? >= max_rooms
+        {
+            metrics::limited("max_rooms_per_user");
+            return Err(ChatServiceError::NotAllowed);
+        }
         let config = RoomConfig {
             owner: cx.user.map(str::to_owned),
             whitelist_only: self.whitelist_only,

@@ -56,6 +56,12 @@ layered_fields!(
     bus_ack_timeout,
     lock_ttl,
     max_payload_bytes,
+    http_header_timeout,
+    http_body_timeout,
+    max_sockets_per_user,
+    rate_limit,
+    max_rooms_per_user,
+    max_message_bytes,
     auth,
     auth_query_param,
     jwt_secret,
@@ -188,7 +194,7 @@ macro_rules! integer_layer_value {
     )*};
 }
 
-integer_layer_value!(u16, u64, usize);
+integer_layer_value!(u16, u32, u64, usize);
 
 impl LayerValue for Duration {
     fn from_env(value: &str) -> Result<Self, String> {

@@ -254,6 +254,62 @@ pub struct Config {
     )]
     pub max_payload_bytes: u64,
 
+    /// Time in ms a connection has to send a complete request head (a websocket upgrade included); then it is closed
+    #[arg(
+        long,
+        env = "CHAT_SERVICE_HTTP_HEADER_TIMEOUT",
+        value_name = "MS",
+        default_value = "10000",
+        value_parser = parse_millis
+    )]
+    pub http_header_timeout: Duration,
+
+    /// Time in ms a request body (long-polling POST, admin API) has to arrive completely; then the connection is closed
+    #[arg(
+        long,
+        env = "CHAT_SERVICE_HTTP_BODY_TIMEOUT",
+        value_name = "MS",
+        default_value = "30000",
+        value_parser = parse_millis
+    )]
+    pub http_body_timeout: Duration,
+
+    /// Sockets one user may have logged in at once (all instances); 0 means no limit
+    #[arg(
+        long,
+        env = "CHAT_SERVICE_MAX_SOCKETS_PER_USER",
+        value_name = "N",
+        default_value = "0"
+    )]
+    pub max_sockets_per_user: usize,
+
+    /// Requests per second per socket (a burst of as many is allowed); 0 means no limit
+    #[arg(
+        long,
+        env = "CHAT_SERVICE_RATE_LIMIT",
+        value_name = "N",
+        default_value = "0"
+    )]
+    pub rate_limit: u32,
+
+    /// Rooms one user may own (roomCreate beyond fails with notAllowed); 0 means no limit
+    #[arg(
+        long,
+        env = "CHAT_SERVICE_MAX_ROOMS_PER_USER",
+        value_name = "N",
+        default_value = "0"
+    )]
+    pub max_rooms_per_user: usize,
+
+    /// Largest JSON of a room or direct message (badArgument beyond); 0 means only --max-payload-bytes
+    #[arg(
+        long,
+        env = "CHAT_SERVICE_MAX_MESSAGE_BYTES",
+        value_name = "BYTES",
+        default_value = "0"
+    )]
+    pub max_message_bytes: usize,
+
     /// How clients authenticate: query (development only) or jwt
     #[arg(long, env = "CHAT_SERVICE_AUTH", default_value = "query")]
     pub auth: AuthMode,
@@ -331,6 +387,13 @@ impl Config {
             bus_ack_timeout: self.bus_ack_timeout,
             lock_ttl: self.lock_ttl,
             instance_id: self.instance_id.clone(),
+            limits: crate::options::Limits {
+                max_sockets_per_user: self.max_sockets_per_user,
+                rate_limit: self.rate_limit,
+                max_rooms_per_user: self.max_rooms_per_user,
+                max_message_bytes: self.max_message_bytes,
+            },
+            history_reply_bytes: usize::try_from(self.max_payload_bytes).unwrap_or(usize::MAX),
         }
     }
 }
@@ -425,6 +488,12 @@ impl fmt::Debug for Config {
             .field("bus_ack_timeout", &self.bus_ack_timeout)
             .field("lock_ttl", &self.lock_ttl)
             .field("max_payload_bytes", &self.max_payload_bytes)
+            .field("http_header_timeout", &self.http_header_timeout)
+            .field("http_body_timeout", &self.http_body_timeout)
+            .field("max_sockets_per_user", &self.max_sockets_per_user)
+            .field("rate_limit", &self.rate_limit)
+            .field("max_rooms_per_user", &self.max_rooms_per_user)
+            .field("max_message_bytes", &self.max_message_bytes)
             .field("auth", &self.auth)
             .field("auth_query_param", &self.auth_query_param)
             .field("jwt_secret", &redacted(&self.jwt_secret))

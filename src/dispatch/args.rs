@@ -51,17 +51,27 @@ pub fn any(args: &[Value], pos: usize) -> Value {
 }
 
 /// `msg`: the default format `{textMessage: string}` and nothing else, or,
-/// with a custom format, any plain object (its checker runs later).
-pub fn message(args: &[Value], pos: usize, custom_format: bool) -> Result<Map<String, Value>> {
-    let Value::Object(map) = arg(args, pos) else {
+/// with a custom format, any plain object (its checker runs later); its
+/// JSON no longer than `max_bytes` (0: any).
+pub fn message(
+    args: &[Value],
+    pos: usize,
+    custom_format: bool,
+    max_bytes: usize,
+) -> Result<Map<String, Value>> {
+    let value = arg(args, pos);
+    let Value::Object(map) = value else {
         return Err(bad(args, pos));
     };
     let default_format = map.len() == 1 && map.get("textMessage").is_some_and(Value::is_string);
-    if custom_format || default_format {
-        Ok(map.clone())
-    } else {
-        Err(bad(args, pos))
+    if !custom_format && !default_format {
+        return Err(bad(args, pos));
     }
+    if max_bytes > 0 && crate::json::js_stringify_len(value) > max_bytes {
+        crate::metrics::limited("max_message_bytes");
+        return Err(bad(args, pos));
+    }
+    Ok(map.clone())
 }
 
 #[cfg(test)]
@@ -85,8 +95,11 @@ mod tests {
             strings(&args, 2).unwrap_err(),
             ChatServiceError::BadArgument(2, json!(["a", 1]))
         );
-        assert!(message(&args, 3, false).is_err());
-        assert!(message(&args, 3, true).is_ok());
+        assert!(message(&args, 3, false, 0).is_err());
+        assert!(message(&args, 3, true, 0).is_ok());
+        // {"textMessage":"x","other":1} is 29 bytes
+        assert!(message(&args, 3, true, 29).is_ok());
+        assert!(message(&args, 3, true, 28).is_err());
         assert!(boolean(&[json!(0)], 0).is_err());
         assert!(number(&[json!("1")], 0, 0.0).is_err());
         assert!(number(&[json!(-1)], 0, 0.0).is_err());

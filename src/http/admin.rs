@@ -3,8 +3,7 @@
 //! arguments, behind a bearer token.
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -26,6 +25,7 @@ fn status(error: &ChatServiceError) -> StatusCode {
         | ListLimitExceeded(_) => StatusCode::BAD_REQUEST,
         RoomExists(_) | UserExists(_) => StatusCode::CONFLICT,
         Timeout => StatusCode::GATEWAY_TIMEOUT,
+        RateLimited => StatusCode::TOO_MANY_REQUESTS,
         Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::UNPROCESSABLE_ENTITY,
     }
@@ -46,25 +46,37 @@ fn authorized(headers: &HeaderMap, token: &str) -> bool {
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|given| constant_time_eq(given.as_bytes(), token.as_bytes()))
+        .is_some_and(|given| same_secret(given.as_bytes(), token.as_bytes()))
 }
 
-/// Compares without an early exit, so response times do not leak how much
-/// of the token matched.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// Compares the SHA-256 digests of both, every byte, so that response
+/// times tell nothing of the token: neither how much of it matched nor its
+/// length.
+fn same_secret(given: &[u8], token: &[u8]) -> bool {
+    use ring::digest::{SHA256, digest};
+    let (given, token) = (digest(&SHA256, given), digest(&SHA256, token));
+    given
+        .as_ref()
+        .iter()
+        .zip(token.as_ref())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
 }
 
+/// The largest admin request body read (axum's default body limit).
+const MAX_BODY: usize = 2 * 1024 * 1024;
+
+/// `POST /api/{method}`: the body is read only once the admin API is on,
+/// the token right and the method known.
 pub async fn handle(
     State(app): State<AppState>,
     Path(method): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    request: Request,
 ) -> Response {
     let Some(token) = app.admin_token.as_deref() else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    if !authorized(&headers, token) {
+    if !authorized(request.headers(), token) {
         return (
             StatusCode::UNAUTHORIZED,
             [(header::WWW_AUTHENTICATE, "Bearer")],
@@ -78,6 +90,19 @@ pub async fn handle(
         )
             .into_response();
     }
+    let body = match axum::body::to_bytes(request.into_body(), MAX_BODY).await {
+        Ok(body) => body,
+        Err(error) => {
+            let too_large = std::error::Error::source(&error)
+                .is_some_and(|e| e.is::<http_body_util::LengthLimitError>());
+            let status = if too_large {
+                StatusCode::PAYLOAD_TOO_LARGE
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            return status.into_response();
+        }
+    };
     let args = match serde_json::from_slice::<Value>(&body) {
         Ok(Value::Array(args)) => args,
         Ok(other) => return error_response(&ChatServiceError::BadArgument(0, other)),

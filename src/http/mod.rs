@@ -3,7 +3,10 @@
 //! front.
 
 pub mod admin;
+pub(crate) mod body;
+pub(crate) mod files;
 pub mod metrics;
+pub mod serve;
 pub mod web;
 
 use axum::Json;

@@ -317,6 +317,15 @@ impl State for MemoryState {
         self.read_room(room, presence, |r| r.owner.clone())
     }
 
+    async fn rooms_owned(&self, user: &str) -> Result<usize> {
+        // Every room once: only `--max-rooms-per-user` asks, at roomCreate.
+        let rooms: Vec<_> = self.rooms.iter().map(|r| r.value().clone()).collect();
+        Ok(rooms
+            .iter()
+            .filter(|room| guard(room).owner.as_deref() == Some(user))
+            .count())
+    }
+
     async fn room_whitelist_only(&self, room: &str, presence: Presence<'_>) -> Result<bool> {
         self.read_room(room, presence, |r| r.whitelist_only)
     }

@@ -343,6 +343,8 @@ pub trait State: Send + Sync + 'static {
     /// Removes a user from a room: all their joined sockets and the
     /// userlist entry (4.5 / 5.4).
     async fn room_remove_user(&self, room: &str, user: &str, now: i64) -> Result<UserRemoved>;
+    /// How many rooms `user` owns (for `--max-rooms-per-user`).
+    async fn rooms_owned(&self, user: &str) -> Result<usize>;
     /// The present users (userlist) of a room.
     async fn room_userlist(&self, room: &str) -> Result<Vec<String>>;
     /// For `roomStateSync`: users in the userlist with no joined socket.

@@ -86,6 +86,7 @@ macro_rules! state_conformance {
             instance_sockets_per_instance,
             heartbeats,
             recovery_is_claimed_once_and_only_for_stale_instances,
+            rooms_owned_counts_rooms_owned_now,
             lock_waits_for_the_same_pair_until_guard_drops,
             lock_on_different_pairs_does_not_block,
             lock_can_be_retaken_many_times,
@@ -1639,6 +1640,46 @@ pub async fn instance_sockets_per_instance(state: StateRef) {
     state.remove_socket("u", "s1", 1).await.unwrap();
     assert_eq!(of("i1").await, vec![entry("s2", "v")]);
     assert!(of("unknown").await.is_empty());
+}
+
+pub async fn rooms_owned_counts_rooms_owned_now(state: StateRef) {
+    let owned = |owner: &str| RoomConfig {
+        owner: Some(owner.to_string()),
+        ..RoomConfig::default()
+    };
+    assert_eq!(state.rooms_owned("u").await.unwrap(), 0);
+    state.add_room("r1", owned("u")).await.unwrap();
+    state.add_room("r2", owned("u")).await.unwrap();
+    state.add_room("r3", owned("v")).await.unwrap();
+    state.add_room("r4", RoomConfig::default()).await.unwrap();
+    assert_eq!(state.rooms_owned("u").await.unwrap(), 2);
+    state
+        .delete_room(
+            "r1",
+            Actor {
+                user: None,
+                bypass: true,
+            },
+        )
+        .await
+        .unwrap();
+    state.room_set_owner("r3", "u").await.unwrap();
+    assert_eq!(state.rooms_owned("u").await.unwrap(), 2);
+    assert_eq!(state.rooms_owned("v").await.unwrap(), 0);
+    // a room of the same name made again by someone else
+    state
+        .delete_room(
+            "r2",
+            Actor {
+                user: None,
+                bypass: true,
+            },
+        )
+        .await
+        .unwrap();
+    state.add_room("r2", owned("v")).await.unwrap();
+    assert_eq!(state.rooms_owned("u").await.unwrap(), 1);
+    assert_eq!(state.rooms_owned("v").await.unwrap(), 1);
 }
 
 pub async fn heartbeats(state: StateRef) {

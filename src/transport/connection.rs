@@ -135,6 +135,12 @@ async fn login<A: Adapter>(service: ChatService, socket: SocketRef<A>) {
         }
         Err(error) => {
             metrics::login_rejected(&error);
+            let peer = socket
+                .req_parts()
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|info| info.0);
+            log_rejected_login(&error, peer);
             let rendered = error.render(service.options().use_raw_error_objects);
             if let Err(error) = socket.emit("loginRejected", &WireArgs(&[rendered])) {
                 tracing::debug!(%error, "loginRejected not sent");
@@ -144,6 +150,37 @@ async fn login<A: Adapter>(service: ChatService, socket: SocketRef<A>) {
             }
         }
     }
+}
+
+/// Rejected logins logged per second at most (they are all counted in
+/// `chat_service_logins_total`): a client reconnecting in a loop must not
+/// flood the log.
+const REJECTED_LOGINS_LOGGED_PER_SECOND: u32 = 10;
+
+/// Logs a rejected login at info with its reason and peer address, within
+/// [`REJECTED_LOGINS_LOGGED_PER_SECOND`]; what was left out is counted in
+/// the next line.
+fn log_rejected_login(error: &ChatServiceError, peer: Option<std::net::SocketAddr>) {
+    use std::sync::Mutex;
+    use std::time::Instant;
+    // (start of the current second, lines logged in it, lines left out)
+    static WINDOW: Mutex<Option<(Instant, u32, u64)>> = Mutex::new(None);
+    let Ok(mut window) = WINDOW.lock() else {
+        return;
+    };
+    let now = Instant::now();
+    let (start, logged, left_out) = window.get_or_insert((now, 0, 0));
+    if now.duration_since(*start).as_secs() >= 1 {
+        (*start, *logged) = (now, 0);
+    }
+    if *logged >= REJECTED_LOGINS_LOGGED_PER_SECOND {
+        *left_out += 1;
+        return;
+    }
+    *logged += 1;
+    let skipped = std::mem::take(left_out);
+    let peer = peer.map(|p| p.to_string()).unwrap_or_default();
+    tracing::info!(%peer, reason = %error.to_wire_string(), not_logged_before = skipped, "login rejected");
 }
 
 /// Login steps 1-8: the hook, the name rules, the state, the channels.
@@ -166,11 +203,20 @@ async fn register<A: Adapter>(
     let state = service.state();
     let nconnected = state.add_socket(&user, id, service.instance_id()).await?;
     metrics::socket_added(nconnected);
-    if !socket.connected() {
+    let max_sockets = service.options().limits.max_sockets_per_user;
+    let refused = if max_sockets > 0 && nconnected > max_sockets {
+        metrics::limited("max_sockets_per_user");
+        Some(ChatServiceError::TooManySockets(user.clone()))
+    } else if !socket.connected() {
+        Some(ChatServiceError::NoSocket("connection".into()))
+    } else {
+        None
+    };
+    if let Some(error) = refused {
         if let Some(removed) = state.remove_socket(&user, id, commands::now_ms()).await? {
             metrics::socket_removed(removed.nconnected, removed.rooms.len());
         }
-        return Err(ChatServiceError::NoSocket("connection".into()));
+        return Err(error);
     }
     socket.join([user_channel(&user), socket_channel(id)]);
     metrics::socket_logged_in();
@@ -204,15 +250,25 @@ fn user_name(name: Value) -> Result<String> {
 fn listen<A: Adapter>(service: &ChatService, socket: &SocketRef<A>, user: String, id: String) {
     let requests = service.clone();
     let (request_user, request_id) = (user.clone(), id.clone());
+    let rate = RateLimit::new(service.options().limits.rate_limit);
     socket.on_fallback(
         move |socket: SocketRef<A>, incoming: Incoming, ack: AckSender<A>| {
             let service = requests.clone();
             let context = CallContext::socket(&request_user, &request_id);
+            let allowed = rate.as_ref().is_none_or(RateLimit::take);
             async move {
                 // A name that is not a string is no command nor handler.
                 let Some(event) = incoming.event.as_deref() else {
                     return;
                 };
+                if !allowed {
+                    // Unknown events over the limit are dropped as ever.
+                    if commands::arity(event).is_some() {
+                        metrics::limited("rate_limit");
+                        send_ack(&service, event, Err(ChatServiceError::RateLimited), ack);
+                    }
+                    return;
+                }
                 if commands::arity(event).is_some() {
                     request(service, context, incoming, ack).await;
                 } else if let Some(handler) = socket
@@ -247,6 +303,44 @@ fn listen<A: Adapter>(service: &ChatService, socket: &SocketRef<A>, user: String
     socket.on_disconnect(cleanup.clone());
     if !socket.connected() {
         tokio::spawn(cleanup());
+    }
+}
+
+/// `--rate-limit`: a token bucket per socket, `rate` tokens a second and
+/// as many at most (a burst of that size is allowed).
+struct RateLimit {
+    rate: f64,
+    bucket: std::sync::Mutex<(f64, std::time::Instant)>,
+}
+
+impl RateLimit {
+    /// `None` for no limit (0).
+    fn new(rate: u32) -> Option<Arc<Self>> {
+        (rate > 0).then(|| {
+            let rate = f64::from(rate);
+            Arc::new(Self {
+                rate,
+                bucket: std::sync::Mutex::new((rate, std::time::Instant::now())),
+            })
+        })
+    }
+
+    /// Takes a token if there is one.
+    fn take(self: &Arc<Self>) -> bool {
+        let Ok(mut bucket) = self.bucket.lock() else {
+            return true;
+        };
+        let (tokens, refilled) = &mut *bucket;
+        let now = std::time::Instant::now();
+        *tokens =
+            (*tokens + now.duration_since(*refilled).as_secs_f64() * self.rate).min(self.rate);
+        *refilled = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
     }
 }
 

@@ -218,22 +218,11 @@ fn replace_huge_numbers(json: &str) -> Option<String> {
     let bytes = json.as_bytes();
     let mut out = String::with_capacity(json.len());
     let (mut copied, mut replaced) = (0, false);
-    let mut in_string = false;
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
-        if in_string {
-            match b {
-                b'\\' => i += 1,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            i += 1;
-            continue;
-        }
         if b == b'"' {
-            in_string = true;
-            i += 1;
+            i = string_end(bytes, i);
             continue;
         }
         if b == b'-' || b.is_ascii_digit() {
@@ -312,6 +301,20 @@ fn escaped_unit(bytes: &[u8], at: usize) -> Option<u16> {
     u16::from_str_radix(hex, 16).ok()
 }
 
+/// The index just past the JSON string that opens at `open` (a `"`), or the
+/// end of `bytes` if it is not closed.
+fn string_end(bytes: &[u8], open: usize) -> usize {
+    let mut i = open + 1;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 2,
+            b'"' => return i + 1,
+            _ => i += 1,
+        }
+    }
+    bytes.len()
+}
+
 /// One element of the packet's top-level array.
 #[derive(Debug, PartialEq)]
 struct Element {
@@ -333,20 +336,9 @@ fn top_level_elements(text: &str) -> Option<Vec<Element>> {
     let mut start: Option<usize> = None;
     let mut deepest = 0;
     let mut last = open;
-    let mut in_string = false;
     let mut i = open + 1;
     while i < bytes.len() {
         let b = bytes[i];
-        if in_string {
-            match b {
-                b'\\' => i += 1,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            i += 1;
-            last = i;
-            continue;
-        }
         match b {
             b' ' | b'\t' | b'\n' | b'\r' => {
                 i += 1;
@@ -370,7 +362,11 @@ fn top_level_elements(text: &str) -> Option<Vec<Element>> {
         }
         start.get_or_insert(i);
         match b {
-            b'"' => in_string = true,
+            b'"' => {
+                i = string_end(bytes, i);
+                last = i;
+                continue;
+            }
             b'[' | b'{' => {
                 depth += 1;
                 deepest = deepest.max(depth - 1);

@@ -17,6 +17,7 @@
 //! | `{P:user:U}:sockets` | hash | socket -> instance id |
 //! | `{P:user:U}:socket:S` | set | the rooms socket S is joined to |
 //! | `{P:user:U}:lock:R` | string | the (U, R) lock's token, with a TTL |
+//! | `{P:user:U}:owned` | set | rooms U was made owner of (checked against each room's owner when counted) |
 //! | `{P:instance:I}:sockets` | hash | socket -> user, for recovery |
 //! | `{P:instance:I}:heartbeat` | string | the instance's last heartbeat (ms) |
 //! | `{P:instance:I}:recovering` | string | the token of the instance recovering I, with a TTL |
@@ -93,6 +94,10 @@ impl Keys {
 
     pub fn lock(&self, user: &str, room: &str) -> String {
         self.key("user", user, &["lock:", room])
+    }
+
+    pub fn user_owned(&self, user: &str) -> String {
+        self.key("user", user, &["owned"])
     }
 
     pub fn instance_sockets(&self, instance: &str) -> String {

@@ -219,6 +219,15 @@ impl RedisState {
         })
     }
 
+    /// Notes that `user` owns `room` (see `rooms_owned`). Best effort: the
+    /// room is made already, and the set only serves a limit.
+    async fn note_owned(&self, user: &str, room: &str) {
+        let added: Result<i64, _> = self.client.sadd(self.keys.user_owned(user), room).await;
+        if let Err(error) = added {
+            tracing::debug!(%error, %user, %room, "cannot note a room's owner");
+        }
+    }
+
     /// The client, or at once an error if its connection is known lost.
     fn connected(&self) -> Result<&Client> {
         ensure_connected(&self.client)?;
@@ -376,9 +385,10 @@ const DELETE_LOCK_RETRIES: u32 = 5;
 #[async_trait]
 impl State for RedisState {
     async fn add_room(&self, name: &str, config: RoomConfig) -> Result<()> {
+        let owner = config.owner;
         let mut args = vec![
-            flag(config.owner.is_some()),
-            config.owner.unwrap_or_default(),
+            flag(owner.is_some()),
+            owner.clone().unwrap_or_default(),
             flag(config.whitelist_only),
             config.history_max_size.to_string(),
             flag(config.enable_access_lists_updates),
@@ -387,9 +397,11 @@ impl State for RedisState {
         counted(&mut args, &config.whitelist);
         counted(&mut args, &config.blacklist);
         counted(&mut args, &config.adminlist);
-        self.room_call(&SCRIPTS.room_add, name, args, "")
-            .await
-            .map(drop)
+        self.room_call(&SCRIPTS.room_add, name, args, "").await?;
+        if let Some(owner) = owner {
+            self.note_owned(&owner, name).await;
+        }
+        Ok(())
     }
 
     async fn delete_room(
@@ -624,9 +636,37 @@ impl State for RedisState {
 
     async fn room_set_owner(&self, room: &str, owner: &str) -> Result<()> {
         let args = vec!["owner".into(), owner.to_string()];
-        self.room_call(&SCRIPTS.room_set, room, args, "")
+        self.room_call(&SCRIPTS.room_set, room, args, "").await?;
+        self.note_owned(owner, room).await;
+        Ok(())
+    }
+
+    async fn rooms_owned(&self, user: &str) -> Result<usize> {
+        let key = self.keys.user_owned(user);
+        let rooms: Vec<String> = self
+            .connected()?
+            .smembers(&key)
             .await
-            .map(drop)
+            .map_err(redis_failure)?;
+        // The set only grows: a room deleted or given to someone else
+        // since is checked here, and forgotten.
+        let owners = join_all(
+            rooms
+                .iter()
+                .map(|room| self.room_owner(room, Presence::Any)),
+        )
+        .await;
+        let mut owned = 0;
+        for (room, owner) in rooms.iter().zip(owners) {
+            match owner {
+                Ok(Some(owner)) if owner == user => owned += 1,
+                Ok(_) | Err(ChatServiceError::NoRoom(_)) => {
+                    let _: Result<i64, _> = self.client.srem(&key, room).await;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(owned)
     }
 
     async fn room_set_history_max_size(&self, room: &str, size: Option<usize>) -> Result<()> {

@@ -2,8 +2,7 @@
 //!
 //! Owns [`LegacyCompat`], a tower service placed in front of socketioxide's
 //! `SocketIoService`, the classification of requests it routes by, the
-//! CONNECT-with-query test both rewriters share, and [`serve`], which runs
-//! the whole stack on a TCP listener. The rewriting lives in submodules:
+//! CONNECT-with-query test both rewriters share. The rewriting lives in submodules:
 //! `polling` for `EIO=3` POST bodies, `upgrade` for `EIO=3` websocket
 //! upgrades, and `ws_filter` (I/O) over `ws_frames` (sans-IO) for the
 //! websocket read filter [`ConnectQueryFilter`].
@@ -35,8 +34,6 @@ pub use ws_filter::ConnectQueryFilter;
 use std::{
     convert::Infallible,
     fmt,
-    future::Future,
-    io,
     ops::Range,
     sync::Arc,
     task::{Context, Poll},
@@ -48,7 +45,6 @@ use axum::{
     extract::Request,
     http::{self, Method, header},
     response::Response,
-    serve::ListenerExt,
 };
 use bytes::Bytes;
 use futures::{
@@ -57,7 +53,6 @@ use futures::{
 };
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
-use tokio::net::{TcpListener, TcpStream};
 use tower::Service;
 
 /// The path socketioxide serves by default; see [`LegacyCompat::with_req_path`].
@@ -79,60 +74,10 @@ pub type LegacyCompatFuture<F, B> = Either<
     BoxFuture<'static, Result<Response, Infallible>>,
 >;
 
-/// Runs `app` on `listener` until `shutdown` resolves, then shuts down
-/// gracefully (in-flight HTTP requests finish, idle connections close).
-///
-/// Accepted sockets get `TCP_NODELAY`: socket.io traffic is many small
-/// messages, which Nagle's algorithm would delay.
-///
-/// Websocket connections are detached from the HTTP server once upgraded, so
-/// close them first, typically with `SocketIo::close().await` at the start of
-/// the `shutdown` future. `app` is a [`LegacyCompat`], possibly wrapped in
-/// more layers (CORS).
-///
-/// ```no_run
-/// use chat_service::transport::legacy::{LegacyCompat, serve};
-/// use socketioxide::{SocketIo, extract::SocketRef};
-///
-/// # async fn run() -> std::io::Result<()> {
-/// let router = axum::Router::new().route("/health", axum::routing::get(|| async { "ok" }));
-/// let (svc, io) = SocketIo::new_inner_svc(router);
-/// io.ns("/", async |_: SocketRef| {}); // socketioxide needs it for 2.x clients
-/// io.ns("/chat-service", async |_: SocketRef| {});
-/// let listener = tokio::net::TcpListener::bind("0.0.0.0:8080").await?;
-/// let shutdown = async move {
-///     tokio::signal::ctrl_c().await.ok();
-///     io.close().await;
-/// };
-/// serve(listener, LegacyCompat::new(svc), shutdown).await
-/// # }
-/// ```
-pub async fn serve<A>(
-    listener: TcpListener,
-    app: A,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> io::Result<()>
-where
-    A: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
-    A::Future: Send,
-{
-    let listener = listener.tap_io(enable_nodelay);
-    let make_service = axum::ServiceExt::<Request>::into_make_service(app);
-    axum::serve(listener, make_service)
-        .with_graceful_shutdown(shutdown)
-        .await
-}
-
-fn enable_nodelay(stream: &mut TcpStream) {
-    if let Err(err) = stream.set_nodelay(true) {
-        tracing::debug!(%err, "could not set TCP_NODELAY on an accepted connection");
-    }
-}
-
 /// A tower service in front of socketioxide's `SocketIoService` that lets
 /// socket.io-client 2.x connect to namespaces with a query (see the module
-/// documentation). Give it to [`serve`], or to `axum::serve` through
-/// `axum::ServiceExt::<Request>::into_make_service`.
+/// documentation). Give it to `crate::http::serve::serve`, or to
+/// `axum::serve` through `axum::ServiceExt::<Request>::into_make_service`.
 ///
 /// The inner service must answer HTTP requests and also accept an upgraded
 /// stream with its handshake request, as `SocketIoService` does.
@@ -322,6 +267,10 @@ const CONNECT_PREFIX: &[u8] = b"40/";
 
 #[cfg(test)]
 mod tests {
+    use std::io;
+
+    use tokio::net::{TcpListener, TcpStream};
+
     use super::ws_frames::testing::text;
     use super::ws_frames::{LEN_16, LEN_64, MASK_BIT};
     use super::*;
@@ -401,9 +350,15 @@ mod tests {
             let listener = TcpListener::bind("127.0.0.1:0").await?;
             let addr = listener.local_addr()?;
             let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-            let server = tokio::spawn(serve(listener, LegacyCompat::new(svc), async move {
-                stopped.await.ok();
-            }));
+            let app = LegacyCompat::new(svc);
+            let server = tokio::spawn(crate::http::serve::serve(
+                listener,
+                app,
+                Duration::from_secs(10),
+                async move {
+                    stopped.await.ok();
+                },
+            ));
             Ok((addr, io, stop, server))
         }
 
