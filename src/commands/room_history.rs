@@ -36,12 +36,13 @@ enum Keep {
 }
 
 /// The messages of `list` (newest first) that fit in `budget` bytes of
-/// JSON, at least one: no request makes the server build a reply of any
-/// size (`ServiceOptions::history_reply_bytes`).
+/// JSON (as `approx_json_len` counts them), at least one: no request makes
+/// the server build a reply of any size
+/// (`ServiceOptions::history_reply_bytes`).
 fn within_budget(list: &[Message], budget: usize, keep: Keep) -> &[Message] {
     let mut total = 0;
     let mut fits = |m: &Message| {
-        total += crate::json::js_stringify_len(m) + 1;
+        total += crate::json::approx_json_len(m) + 1;
         total <= budget
     };
     match keep {
@@ -153,8 +154,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn approx_len_is_about_the_json_length() {
+        let message = json!({"textMessage": "hello there", "author": "alice", "timestamp": 1764931200000u64, "id": 42});
+        let exact = crate::json::js_stringify_len(&message);
+        let approx = crate::json::approx_json_len(&message);
+        assert!(
+            approx >= exact && approx <= exact * 2,
+            "{approx} for {exact}"
+        );
+    }
+
+    #[test]
     fn replies_keep_within_the_budget_at_least_one_message() {
-        // newest first, ids 5..1, each `{"id":N,"t":"xxxxxxxx"}` (23 bytes)
+        // newest first, ids 5..1, each `{"id":N,"t":"xxxxxxxx"}` (counted
+        // as 2 + 6 + 24 + 5 + 10 = 47 bytes, numbers at their longest)
         let list: Vec<Message> = (1..=5)
             .rev()
             .map(|id| Arc::new(json!({"id": id, "t": "xxxxxxxx"})))
@@ -164,8 +177,8 @@ mod tests {
             ids(within_budget(&list, 1000, Keep::Newest)),
             [5, 4, 3, 2, 1]
         );
-        assert_eq!(ids(within_budget(&list, 50, Keep::Newest)), [5, 4]);
-        assert_eq!(ids(within_budget(&list, 50, Keep::Oldest)), [2, 1]);
+        assert_eq!(ids(within_budget(&list, 100, Keep::Newest)), [5, 4]);
+        assert_eq!(ids(within_budget(&list, 100, Keep::Oldest)), [2, 1]);
         assert_eq!(ids(within_budget(&list, 1, Keep::Newest)), [5]);
         assert_eq!(ids(within_budget(&list, 1, Keep::Oldest)), [1]);
         assert!(within_budget(&[], 1, Keep::Oldest).is_empty());

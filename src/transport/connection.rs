@@ -16,6 +16,7 @@ use socketioxide::extract::{AckSender, SocketRef, TryData};
 use socketioxide_core::adapter::DefinedAdapter;
 
 use super::incoming::Incoming;
+use super::limits::{RateLimit, log_rejected_login};
 use super::{socket_channel, user_channel};
 use crate::commands::{self, is_valid_name};
 use crate::dispatch::{self, CallContext};
@@ -152,37 +153,6 @@ async fn login<A: Adapter>(service: ChatService, socket: SocketRef<A>) {
     }
 }
 
-/// Rejected logins logged per second at most (they are all counted in
-/// `chat_service_logins_total`): a client reconnecting in a loop must not
-/// flood the log.
-const REJECTED_LOGINS_LOGGED_PER_SECOND: u32 = 10;
-
-/// Logs a rejected login at info with its reason and peer address, within
-/// [`REJECTED_LOGINS_LOGGED_PER_SECOND`]; what was left out is counted in
-/// the next line.
-fn log_rejected_login(error: &ChatServiceError, peer: Option<std::net::SocketAddr>) {
-    use std::sync::Mutex;
-    use std::time::Instant;
-    // (start of the current second, lines logged in it, lines left out)
-    static WINDOW: Mutex<Option<(Instant, u32, u64)>> = Mutex::new(None);
-    let Ok(mut window) = WINDOW.lock() else {
-        return;
-    };
-    let now = Instant::now();
-    let (start, logged, left_out) = window.get_or_insert((now, 0, 0));
-    if now.duration_since(*start).as_secs() >= 1 {
-        (*start, *logged) = (now, 0);
-    }
-    if *logged >= REJECTED_LOGINS_LOGGED_PER_SECOND {
-        *left_out += 1;
-        return;
-    }
-    *logged += 1;
-    let skipped = std::mem::take(left_out);
-    let peer = peer.map(|p| p.to_string()).unwrap_or_default();
-    tracing::info!(%peer, reason = %error.to_wire_string(), not_logged_before = skipped, "login rejected");
-}
-
 /// Login steps 1-8: the hook, the name rules, the state, the channels.
 async fn register<A: Adapter>(
     service: &ChatService,
@@ -303,44 +273,6 @@ fn listen<A: Adapter>(service: &ChatService, socket: &SocketRef<A>, user: String
     socket.on_disconnect(cleanup.clone());
     if !socket.connected() {
         tokio::spawn(cleanup());
-    }
-}
-
-/// `--rate-limit`: a token bucket per socket, `rate` tokens a second and
-/// as many at most (a burst of that size is allowed).
-struct RateLimit {
-    rate: f64,
-    bucket: std::sync::Mutex<(f64, std::time::Instant)>,
-}
-
-impl RateLimit {
-    /// `None` for no limit (0).
-    fn new(rate: u32) -> Option<Arc<Self>> {
-        (rate > 0).then(|| {
-            let rate = f64::from(rate);
-            Arc::new(Self {
-                rate,
-                bucket: std::sync::Mutex::new((rate, std::time::Instant::now())),
-            })
-        })
-    }
-
-    /// Takes a token if there is one.
-    fn take(self: &Arc<Self>) -> bool {
-        let Ok(mut bucket) = self.bucket.lock() else {
-            return true;
-        };
-        let (tokens, refilled) = &mut *bucket;
-        let now = std::time::Instant::now();
-        *tokens =
-            (*tokens + now.duration_since(*refilled).as_secs_f64() * self.rate).min(self.rate);
-        *refilled = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            true
-        } else {
-            false
-        }
     }
 }
 

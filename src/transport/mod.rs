@@ -16,6 +16,7 @@ pub mod connection;
 mod head;
 pub mod incoming;
 pub mod legacy;
+mod limits;
 mod notify;
 mod server;
 
