@@ -36,7 +36,7 @@ async fn main() -> anyhow::Result<()> {
             // Login: the `user` query parameter, with a greeting in the
             // auth data that `loginConfirmed` carries.
             hooks.on_connect(|service: ChatService, id: String| async move {
-                let handshake = service.transport().handshake(&id);
+                let handshake = service.handshake(&id);
                 let Some(user) = handshake.query.get("user").cloned() else {
                     return Ok(None);
                 };

@@ -7,6 +7,7 @@
 //! `roomMessage` waits (`Deliveries::wait`) until the delivery task has
 //! sent its id on, or a later one of the same room.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -15,8 +16,8 @@ use futures::StreamExt;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
+use crate::notify::Notify;
 use crate::state::{MessageFeed, Published};
-use crate::transport::Transport;
 
 /// How long a command waits for its message to go out before acking
 /// anyway: only reached when the feed lost the message (a Redis outage or
@@ -105,8 +106,8 @@ impl Deliveries {
 
 /// Delivers the feed until it ends (the state closed) or the service is
 /// dropped.
-pub async fn run(
-    transport: Transport,
+pub(crate) async fn run(
+    notify: Arc<dyn Notify>,
     deliveries: std::sync::Weak<Deliveries>,
     mut feed: MessageFeed,
 ) {
@@ -115,7 +116,7 @@ pub async fn run(
         tokio::select! {
             published = feed.next() => {
                 let Some(Published { room, message }) = published else { return };
-                transport.deliver_room_message(&room, &message).await;
+                notify.deliver_room_message(&room, &message).await;
                 let Some(deliveries) = deliveries.upgrade() else { return };
                 deliveries.delivered(&room, message.id());
             }

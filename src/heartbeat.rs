@@ -19,14 +19,14 @@ use std::time::Duration;
 use futures::StreamExt;
 use serde_json::json;
 
-use crate::commands::now_ms;
-use crate::dispatch::{self, CallContext};
+use crate::dispatch;
 use crate::error::Result;
 use crate::metrics;
-use crate::presence;
+use crate::notify::socketio::LocalSocket;
+use crate::notify::{Notify, Target};
 use crate::service::ChatService;
-use crate::state::HeartbeatWrite;
-use crate::transport::{LocalSocket, Target};
+use crate::service::hooks::CallContext;
+use crate::state::{HeartbeatWrite, now_ms};
 
 /// How long a recovery claim holds if its holder dies mid-way (then
 /// another instance recovers what is left).
@@ -104,7 +104,7 @@ async fn recover_dead_instances(service: &ChatService) -> Result<()> {
             sockets,
             "recovering an instance whose heartbeat is stale"
         );
-        presence::instance_recovery(service, &instance).await?;
+        service.instance_recovery(&instance).await?;
         state.remove_instance(&instance).await?;
         metrics::instance_recovered();
     }
@@ -113,7 +113,7 @@ async fn recover_dead_instances(service: &ChatService) -> Result<()> {
 
 /// Registers every logged-in socket of this instance again (module doc).
 pub(crate) async fn register_again(service: &ChatService) {
-    let sockets = service.transport().local_sockets();
+    let sockets = service.sockets().local_sockets();
     tracing::warn!(
         sockets = sockets.len(),
         "the state no longer knows this instance (recovered by another while cut off, or the store lost its data): registering its sockets again"
@@ -128,7 +128,8 @@ pub(crate) async fn register_again(service: &ChatService) {
 
 async fn register_socket(service: &ChatService, socket: LocalSocket) {
     let LocalSocket { id, user, rooms } = socket;
-    let transport = service.transport();
+    let sockets = service.sockets();
+    let notify: &dyn Notify = sockets;
     let nconnected = match service
         .state()
         .add_socket(&user, &id, service.instance_id())
@@ -137,12 +138,12 @@ async fn register_socket(service: &ChatService, socket: LocalSocket) {
         Ok(nconnected) => nconnected,
         Err(error) => {
             tracing::warn!(%id, %error, "registering a socket again failed; disconnecting it");
-            transport.disconnect(&id);
+            sockets.disconnect(&id);
             return;
         }
     };
     metrics::socket_added(nconnected);
-    transport.socket_connect_echo(&user, &id, nconnected).await;
+    notify.socket_connect_echo(&user, &id, nconnected).await;
     for room in rooms {
         let context = CallContext {
             user_name: Some(user.clone()),
@@ -153,8 +154,8 @@ async fn register_socket(service: &ChatService, socket: LocalSocket) {
         };
         let joined = dispatch::execute(service, context, "roomJoin", vec![json!(room)]).await;
         if joined.is_err() {
-            transport.leave_local(&id, &room);
-            transport
+            notify.leave_local(&id, &room);
+            notify
                 .emit(Target::Socket(&id), "roomAccessRemoved", &[json!(room)])
                 .await;
         }

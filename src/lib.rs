@@ -1,35 +1,48 @@
 //! chat-service: a socket.io room-messaging server, drop-in compatible with
 //! the Node.js `chat-service` 1.0.0 protocol.
 //!
-//! Data flows one way: a socket event (`transport`) goes through the
-//! dispatcher (`dispatch`: validation, hooks) to a command (`commands`),
-//! which reads and changes the `state` and emits notifications through
-//! the `transport`. Room messages take one more step: the state publishes
-//! them on its feed and `delivery` hands them to the `transport` in order.
+//! Data flows one way, and each module uses only those below it (the
+//! README's layout table lists them in this order):
+//!
+//! - the binary's assembly: `server` (HTTP and socket.io on one port),
+//!   `http`, `config`, `auth`;
+//! - `lifecycle`: starting and closing an instance; `heartbeat`;
+//! - `transport`: inbound socket events — login, requests, disconnects;
+//! - `presence`: disconnect processing and the recovery calls;
+//! - `dispatch`: the one path of every command (validation, hooks);
+//! - `commands`: the 24 commands, each seeing only a narrow context;
+//! - `service`: the `ChatService` handle, its hooks, the state-only API;
+//! - `delivery`: the state's message feed out to this instance's sockets;
+//! - `notify`: the one way out (notifications, channel subscriptions),
+//!   implemented over socket.io;
+//! - `cluster`: what several instances share (bus, Redis adapter);
+//! - `events`, `state`, `redis`, and the foundations `options`, `metrics`,
+//!   `json`, `error`.
 
 pub mod auth;
 pub mod cluster;
-pub mod commands;
+pub(crate) mod commands;
 pub mod config;
-pub mod delivery;
-pub mod dispatch;
+pub(crate) mod delivery;
+pub(crate) mod dispatch;
 pub mod error;
 pub mod events;
-pub mod heartbeat;
-pub mod hooks;
+pub(crate) mod heartbeat;
 pub mod http;
-pub mod json;
-pub mod metrics;
+pub(crate) mod json;
+pub(crate) mod lifecycle;
+pub(crate) mod metrics;
+pub(crate) mod notify;
 pub mod options;
-pub mod presence;
+pub(crate) mod presence;
+pub mod redis;
 pub mod server;
-pub mod service;
+mod service;
 pub mod state;
 pub mod transport;
 
-pub use dispatch::{CallContext, ExecInfo};
 pub use error::ChatServiceError;
 pub use events::ServiceEvent;
-pub use hooks::{Flow, Hooks};
 pub use options::ServiceOptions;
-pub use service::{ChatService, ChatServiceBuilder, RoomInit, UserInit};
+pub use service::hooks::{self, CallContext, ExecInfo, Flow, Hooks};
+pub use service::{ChatService, ChatServiceBuilder, Handshake, RoomInit, UserInit};

@@ -4,8 +4,8 @@
 use std::process::ExitCode;
 
 use chat_service::auth::{AuthError, Authenticator};
-use chat_service::cluster::redis::RedisSettings;
 use chat_service::config::{Config, ConfigError, LogFormat, StateKind};
+use chat_service::redis::RedisSettings;
 use chat_service::server::{HttpLimits, Server, ServerSettings, StartError, StateSettings, Static};
 use chat_service::{ChatService, ChatServiceError, RoomInit};
 
@@ -136,7 +136,7 @@ fn login(
     service: &ChatService,
     id: &str,
 ) -> chat_service::error::Result<chat_service::hooks::Login> {
-    let handshake = service.transport().handshake(id);
+    let handshake = service.handshake(id);
     let Some(parts) = handshake.parts.as_ref() else {
         return Err(ChatServiceError::NoSocket("connection".into()));
     };

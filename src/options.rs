@@ -81,3 +81,12 @@ impl Default for ServiceOptions {
         }
     }
 }
+
+/// Which message kinds use a custom format (their checker hook is set),
+/// and how large a message may be (`--max-message-bytes`, 0: any).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Formats {
+    pub room_custom: bool,
+    pub direct_custom: bool,
+    pub max_message_bytes: usize,
+}

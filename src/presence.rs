@@ -4,57 +4,67 @@
 
 use futures::StreamExt;
 
-use crate::commands::now_ms;
 use crate::commands::rooms::remove_users;
+use crate::commands::{Caller, Ctx};
+use crate::dispatch::{self, ServiceHooks};
 use crate::error::Result;
 use crate::events::ServiceEvent;
-use crate::hooks::DisconnectInfo;
 use crate::service::ChatService;
+use crate::service::hooks::DisconnectInfo;
+use crate::state::now_ms;
+
+/// Full disconnect processing of one socket (7.3), while the service
+/// tracks it as work in flight.
+pub(crate) async fn socket_gone(
+    service: &ChatService,
+    user: &str,
+    id: &str,
+    run_on_disconnect: bool,
+) {
+    let _running = service.track();
+    let hooks = ServiceHooks(service);
+    let cx = dispatch::context(service, &hooks, Caller::default());
+    cleanup(&cx, user, id, run_on_disconnect).await;
+}
 
 /// Full disconnect processing of one socket (7.3). `onDisconnect` runs
 /// only for sockets that really disconnected here (not for recovery).
-pub async fn socket_gone(service: &ChatService, user: &str, id: &str, run_on_disconnect: bool) {
-    let _running = service.track();
-    let removed = match service.state().remove_socket(user, id, now_ms()).await {
+pub(crate) async fn cleanup(cx: &Ctx<'_>, user: &str, id: &str, run_on_disconnect: bool) {
+    let removed = match cx.state.remove_socket(user, id, now_ms()).await {
         Ok(Some(removed)) => removed,
         // Already cleaned up (recovery and a late disconnect raced).
         Ok(None) => return,
         Err(error) => {
-            service
-                .events()
-                .send(ServiceEvent::StoreConsistencyFailure {
-                    error,
-                    user_name: user.to_string(),
-                    op_type: "userSockets",
-                    room_name: None,
-                    id: Some(id.to_string()),
-                });
+            cx.events.send(ServiceEvent::StoreConsistencyFailure {
+                error,
+                user_name: user.to_string(),
+                op_type: "userSockets",
+                room_name: None,
+                id: Some(id.to_string()),
+            });
             if run_on_disconnect {
-                run_disconnect_hook(
-                    service,
-                    DisconnectInfo {
-                        id: id.to_string(),
-                        ..DisconnectInfo::default()
-                    },
-                )
-                .await;
+                let info = DisconnectInfo {
+                    id: id.to_string(),
+                    ..DisconnectInfo::default()
+                };
+                run_disconnect_hook(cx, info).await;
             }
             return;
         }
     };
     crate::metrics::socket_removed(removed.nconnected, removed.rooms.len());
-    let transport = service.transport();
+    let notify = cx.notify;
     for (room, njoined, userlist_updates) in &removed.rooms {
-        transport.leave_local(id, room);
-        service.run_on_leave(id, room, *njoined).await;
-        transport
+        notify.leave_local(id, room);
+        cx.run_on_leave(id, room, *njoined).await;
+        notify
             .room_left_echo(user, Some(id), room, id, *njoined)
             .await;
         if *njoined == 0 && *userlist_updates {
-            transport.room_user_left(room, user).await;
+            notify.room_user_left(room, user).await;
         }
     }
-    transport
+    notify
         .socket_disconnect_echo(user, id, removed.nconnected)
         .await;
     if run_on_disconnect {
@@ -63,37 +73,53 @@ pub async fn socket_gone(service: &ChatService, user: &str, id: &str, run_on_dis
             .into_iter()
             .map(|(room, n, _)| (room, n))
             .unzip();
-        run_disconnect_hook(
-            service,
-            DisconnectInfo {
-                id: id.to_string(),
-                nconnected: Some(removed.nconnected),
-                rooms_removed,
-                joined_sockets,
-            },
-        )
-        .await;
+        let info = DisconnectInfo {
+            id: id.to_string(),
+            nconnected: Some(removed.nconnected),
+            rooms_removed,
+            joined_sockets,
+        };
+        run_disconnect_hook(cx, info).await;
     }
 }
 
-async fn run_disconnect_hook(service: &ChatService, info: DisconnectInfo) {
-    if let Some(on_disconnect) = &service.hooks().on_disconnect {
-        let id = info.id.clone();
-        if let Err(error) = on_disconnect(service.clone(), info).await {
-            tracing::debug!(%id, %error, "onDisconnect failed (ignored)");
-        }
+async fn run_disconnect_hook(cx: &Ctx<'_>, info: DisconnectInfo) {
+    let id = info.id.clone();
+    if let Some(on_disconnect) = cx.hooks.on_disconnect(info)
+        && let Err(error) = on_disconnect.await
+    {
+        tracing::debug!(%id, %error, "onDisconnect failed (ignored)");
     }
 }
 
-/// `userStateSync`: drops this instance's dead sockets of the user from
-/// the state, then removes the user from rooms their remaining sockets are
-/// joined to but whose userlist lacks them.
-pub async fn user_state_sync(service: &ChatService, user: &str) -> Result<()> {
+impl ChatService {
+    /// `userStateSync`: drops this instance's dead sockets of the user
+    /// from the state, then removes the user from rooms their remaining
+    /// sockets are joined to but whose userlist lacks them.
+    pub async fn user_state_sync(&self, user: &str) -> Result<()> {
+        user_state_sync(self, user).await
+    }
+
+    /// `roomStateSync`: removes from the room every present user who has
+    /// no joined socket or no longer has access.
+    pub async fn room_state_sync(&self, room: &str) -> Result<()> {
+        room_state_sync(self, room).await
+    }
+
+    /// `instanceRecovery`: full disconnect processing (without
+    /// `onDisconnect`) of every socket the state records for a dead
+    /// instance.
+    pub async fn instance_recovery(&self, instance: &str) -> Result<()> {
+        instance_sockets_gone(self, instance, false).await
+    }
+}
+
+async fn user_state_sync(service: &ChatService, user: &str) -> Result<()> {
     let state = service.state();
     state.user_nconnected(user).await?;
     let local = state.instance_sockets(service.instance_id()).await?;
     for socket in local.iter().filter(|s| s.user == user) {
-        if !service.transport().is_local(&socket.id) {
+        if !service.notify().is_local(&socket.id) {
             state.remove_socket(user, &socket.id, now_ms()).await?;
         }
     }
@@ -107,18 +133,24 @@ pub async fn user_state_sync(service: &ChatService, user: &str) -> Result<()> {
         .filter(|room| sockets.values().all(|r| r.contains(room)))
         .cloned()
         .collect();
+    let hooks = ServiceHooks(service);
+    let cx = dispatch::context(service, &hooks, Caller::default());
     for room in common {
-        let userlist = state.room_userlist(&room).await.unwrap_or_default();
+        // A room deleted meanwhile has no userlist to repair; any other
+        // failure is the caller's: read as empty, it would remove the
+        // user from a room they are in.
+        let userlist = match state.room_userlist(&room).await {
+            Err(crate::error::ChatServiceError::NoRoom(_)) => continue,
+            userlist => userlist?,
+        };
         if !userlist.iter().any(|u| u == user) {
-            remove_users(service, &room, &[user.to_string()]).await;
+            remove_users(&cx, &room, &[user.to_string()]).await;
         }
     }
     Ok(())
 }
 
-/// `roomStateSync`: removes from the room every present user who has no
-/// joined socket or no longer has access.
-pub async fn room_state_sync(service: &ChatService, room: &str) -> Result<()> {
+async fn room_state_sync(service: &ChatService, room: &str) -> Result<()> {
     let state = service.state();
     let mut stale = state.room_users_without_sockets(room).await?;
     for user in state.room_userlist(room).await? {
@@ -126,7 +158,9 @@ pub async fn room_state_sync(service: &ChatService, room: &str) -> Result<()> {
             stale.push(user);
         }
     }
-    remove_users(service, room, &stale).await;
+    let hooks = ServiceHooks(service);
+    let cx = dispatch::context(service, &hooks, Caller::default());
+    remove_users(&cx, room, &stale).await;
     Ok(())
 }
 
@@ -135,16 +169,10 @@ pub async fn room_state_sync(service: &ChatService, room: &str) -> Result<()> {
 /// trips, and thousands one after the other would outlast `closeTimeout`.
 const CLEANUPS_AT_ONCE: usize = 64;
 
-/// `instanceRecovery`: full disconnect processing (without
-/// `onDisconnect`) of every socket the state records for a dead instance.
-pub async fn instance_recovery(service: &ChatService, instance: &str) -> Result<()> {
-    instance_sockets_gone(service, instance, false).await
-}
-
 /// Full disconnect processing of every socket the state records for an
 /// instance; `run_on_disconnect` for this instance's own sockets at a
 /// graceful close, which really disconnect.
-pub async fn instance_sockets_gone(
+pub(crate) async fn instance_sockets_gone(
     service: &ChatService,
     instance: &str,
     run_on_disconnect: bool,

@@ -19,16 +19,16 @@ use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use crate::cluster::redis::RedisSettings;
+use crate::cluster::NamespaceInit;
 use crate::cluster::{ClusterBus, adapter};
 use crate::error::ChatServiceError;
-use crate::hooks::Hooks;
 use crate::http::body::BodyLimits;
 use crate::http::{self, AppState, PubSubCheck};
 use crate::options::ServiceOptions;
+use crate::redis::RedisSettings;
 use crate::service::ChatService;
+use crate::service::hooks::Hooks;
 use crate::state::{MemoryState, RedisState, State};
-use crate::transport::connection::NamespaceInit;
 use crate::transport::legacy::LegacyCompat;
 
 /// What the binary serves, and how.

@@ -9,9 +9,9 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chat_service::commands::now_ms;
 use chat_service::error::Result;
 use chat_service::hooks::RoomEvent;
+use chat_service::state::now_ms;
 use chat_service::{
     CallContext, ChatService, ChatServiceError, ExecInfo, Flow, Hooks, RoomInit, ServiceOptions,
     UserInit,

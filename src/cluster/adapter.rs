@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use fred::clients::SubscriberClient;
 use fred::interfaces::{EventInterface, PubsubInterface};
+use futures::future::BoxFuture;
 use socketioxide_redis::{InitRes, RedisAdapterConfig, RedisAdapterCtr};
 
+use super::NamespaceInit;
 use super::driver::BackpressureDriver;
-use super::redis::{RedisSettings, redis_error};
 use crate::error::Result;
-use crate::hooks::BoxFuture;
-use crate::transport::connection::NamespaceInit;
+use crate::redis::{RedisSettings, redis_error};
 
 /// Messages buffered between Redis and the adapter (the driver waits when
 /// it is full; 1024 is socketioxide-redis' default).
@@ -71,7 +71,7 @@ fn resubscribe_after_reconnects(client: &SubscriberClient) {
 }
 
 impl NamespaceInit for InitRes<BackpressureDriver> {
-    fn finish(self) -> BoxFuture<Result<()>> {
+    fn finish(self) -> BoxFuture<'static, Result<()>> {
         Box::pin(async move {
             self.await
                 .map_err(|e| redis_error("subscribing the namespace", format!("{e:?}")))

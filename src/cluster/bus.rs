@@ -13,15 +13,15 @@ use std::time::Duration;
 use dashmap::DashMap;
 use fred::clients::{Client, SubscriberClient};
 use fred::prelude::{ClientLike, EventInterface, PubsubInterface};
+use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
-use super::redis::{RedisSettings, ensure_connected, next_message, redis_error};
 use crate::error::Result;
-use crate::hooks::BoxFuture;
+use crate::redis::{RedisSettings, ensure_connected, next_message, redis_error};
 
-type Listener = Arc<dyn Fn(Vec<Value>) -> BoxFuture<()> + Send + Sync>;
+type Listener = Arc<dyn Fn(Vec<Value>) -> BoxFuture<'static, ()> + Send + Sync>;
 
 /// A bus message on the wire.
 #[derive(Debug, Serialize, Deserialize)]
@@ -35,7 +35,7 @@ struct Envelope {
 pub trait BusHandler: Send + Sync + 'static {
     /// Unsubscribes `socket` from `room` if it is connected here; returns
     /// whether it was.
-    fn leave_local(&self, socket: &str, room: &str) -> BoxFuture<bool>;
+    fn leave_local(&self, socket: &str, room: &str) -> BoxFuture<'static, bool>;
 }
 
 enum Medium {
@@ -224,7 +224,8 @@ impl ClusterBus {
     fn receive(&self, envelope: Envelope) {
         let bus = self.clone();
         // Boxed: dispatching may emit, and emitting (in-process) receives.
-        let dispatch: BoxFuture<()> = Box::pin(async move { bus.dispatch(envelope).await });
+        let dispatch: BoxFuture<'static, ()> =
+            Box::pin(async move { bus.dispatch(envelope).await });
         tokio::spawn(dispatch);
     }
 
@@ -280,7 +281,7 @@ mod tests {
     struct Holder(&'static str);
 
     impl BusHandler for Holder {
-        fn leave_local(&self, socket: &str, _room: &str) -> BoxFuture<bool> {
+        fn leave_local(&self, socket: &str, _room: &str) -> BoxFuture<'static, bool> {
             let here = socket == self.0;
             Box::pin(async move { here })
         }

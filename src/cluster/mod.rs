@@ -6,6 +6,21 @@
 pub mod adapter;
 pub mod bus;
 pub mod driver;
-pub mod redis;
 
 pub use bus::ClusterBus;
+
+use futures::future::BoxFuture;
+
+use crate::error::Result;
+
+/// The outcome of binding a namespace: nothing to wait for with the local
+/// adapter, a subscription to wait for with a remote one.
+pub trait NamespaceInit {
+    fn finish(self) -> BoxFuture<'static, Result<()>>;
+}
+
+impl NamespaceInit for () {
+    fn finish(self) -> BoxFuture<'static, Result<()>> {
+        Box::pin(std::future::ready(Ok(())))
+    }
+}

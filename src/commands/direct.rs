@@ -3,15 +3,17 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{Cmd, Formats, now_ms, string_array};
-use crate::dispatch::{Exec, args};
+use super::{Cmd, string_array};
+use super::{Ctx, args};
 use crate::error::{ChatServiceError, Result};
+use crate::notify::Target;
+use crate::options::Formats;
+use crate::state::now_ms;
 use crate::state::{DirectList, ListOp};
-use crate::transport::Target;
 
 /// The direct lists are the caller's own: anonymous calls have none.
-fn owner<'a>(cx: &'a Exec<'_>) -> Result<&'a str> {
-    cx.user.ok_or(ChatServiceError::NotAllowed)
+fn owner<'a>(cx: &'a Ctx<'_>) -> Result<&'a str> {
+    cx.user().ok_or(ChatServiceError::NotAllowed)
 }
 
 pub struct DirectAddToList {
@@ -24,15 +26,14 @@ pub struct DirectRemoveFromList {
     pub names: Vec<String>,
 }
 
-async fn change_list(cx: &Exec<'_>, list: &str, names: &[String], op: ListOp) -> Result<Value> {
+async fn change_list(cx: &Ctx<'_>, list: &str, names: &[String], op: ListOp) -> Result<Value> {
     let user = owner(cx)?;
     let list = DirectList::parse(list)?;
     if names.iter().any(|n| n == user) {
         return Err(ChatServiceError::NotAllowed);
     }
-    let limit = cx.service.options().direct_list_size_limit;
-    cx.service
-        .state()
+    let limit = cx.options.direct_list_size_limit;
+    cx.state
         .direct_change_list(user, list, names, op, limit)
         .await?;
     Ok(Value::Null)
@@ -48,7 +49,7 @@ impl Cmd for DirectAddToList {
         let (list, names) = parse_list_change(a)?;
         Ok(Self { list, names })
     }
-    async fn apply(self, cx: &Exec<'_>) -> Result<Value> {
+    async fn apply(self, cx: &Ctx<'_>) -> Result<Value> {
         change_list(cx, &self.list, &self.names, ListOp::Add).await
     }
 }
@@ -59,7 +60,7 @@ impl Cmd for DirectRemoveFromList {
         let (list, names) = parse_list_change(a)?;
         Ok(Self { list, names })
     }
-    async fn apply(self, cx: &Exec<'_>) -> Result<Value> {
+    async fn apply(self, cx: &Ctx<'_>) -> Result<Value> {
         change_list(cx, &self.list, &self.names, ListOp::Remove).await
     }
 }
@@ -75,12 +76,10 @@ impl Cmd for DirectGetAccessList {
             list: args::string(a, 0)?,
         })
     }
-    async fn apply(self, cx: &Exec<'_>) -> Result<Value> {
+    async fn apply(self, cx: &Ctx<'_>) -> Result<Value> {
         let user = owner(cx)?;
         let list = DirectList::parse(&self.list)?;
-        Ok(string_array(
-            cx.service.state().direct_get_list(user, list).await?,
-        ))
+        Ok(string_array(cx.state.direct_get_list(user, list).await?))
     }
 }
 
@@ -91,9 +90,9 @@ impl Cmd for DirectGetWhitelistMode {
     fn parse(_: &[Value], _: Formats) -> Result<Self> {
         Ok(Self)
     }
-    async fn apply(self, cx: &Exec<'_>) -> Result<Value> {
+    async fn apply(self, cx: &Ctx<'_>) -> Result<Value> {
         let user = owner(cx)?;
-        Ok(json!(cx.service.state().direct_whitelist_only(user).await?))
+        Ok(json!(cx.state.direct_whitelist_only(user).await?))
     }
 }
 
@@ -108,10 +107,9 @@ impl Cmd for DirectSetWhitelistMode {
             whitelist_only: args::boolean(a, 0)?,
         })
     }
-    async fn apply(self, cx: &Exec<'_>) -> Result<Value> {
+    async fn apply(self, cx: &Ctx<'_>) -> Result<Value> {
         let user = owner(cx)?;
-        cx.service
-            .state()
+        cx.state
             .direct_set_whitelist_only(user, self.whitelist_only)
             .await?;
         Ok(Value::Null)
@@ -143,17 +141,17 @@ impl Cmd for DirectMessage {
             message: args::message(a, 1, formats.direct_custom, formats.max_message_bytes)?,
         })
     }
-    async fn apply(self, cx: &Exec<'_>) -> Result<Value> {
-        if !cx.service.options().enable_direct_messages {
+    async fn apply(self, cx: &Ctx<'_>) -> Result<Value> {
+        if !cx.options.enable_direct_messages {
             return Err(ChatServiceError::NotAllowed);
         }
-        let message = process(self.message, cx.user);
-        let state = cx.service.state();
-        if cx.user == Some(self.to.as_str()) {
+        let message = process(self.message, cx.user());
+        let state = cx.state;
+        if cx.user() == Some(self.to.as_str()) {
             state.user_nconnected(&self.to).await?;
             return Err(ChatServiceError::NotAllowed);
         }
-        let sender = (!cx.bypass).then(|| cx.user.unwrap_or_default());
+        let sender = (!cx.bypass()).then(|| cx.user().unwrap_or_default());
         let (access, nconnected) = state.direct_recipient(&self.to, sender).await?;
         if !access {
             return Err(ChatServiceError::NotAllowed);
@@ -161,21 +159,20 @@ impl Cmd for DirectMessage {
         if nconnected == 0 {
             return Err(ChatServiceError::NoUserOnline(self.to));
         }
-        let transport = cx.service.transport();
         let recipient = Target::User {
             name: &self.to,
             except: None,
         };
-        transport
+        cx.notify
             .emit(recipient, "directMessage", std::slice::from_ref(&message))
             .await;
         crate::metrics::direct_message_delivered();
-        if let Some(user) = cx.user {
+        if let Some(user) = cx.user() {
             let echo = Target::User {
                 name: user,
                 except: cx.echo_except(),
             };
-            transport
+            cx.notify
                 .emit(
                     echo,
                     "directMessageEcho",

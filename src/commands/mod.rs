@@ -17,12 +17,12 @@ macro_rules! room_command {
 
         impl $crate::commands::Cmd for $name {
             const ARITY: usize = 1;
-            fn parse(a: &[serde_json::Value], _: $crate::commands::Formats) -> $crate::error::Result<Self> {
+            fn parse(a: &[serde_json::Value], _: $crate::options::Formats) -> $crate::error::Result<Self> {
                 Ok(Self {
-                    room: $crate::dispatch::args::string(a, 0)?,
+                    room: $crate::commands::args::string(a, 0)?,
                 })
             }
-            async fn apply(self, $cx: &$crate::dispatch::Exec<'_>) -> $crate::error::Result<serde_json::Value> {
+            async fn apply(self, $cx: &$crate::commands::Ctx<'_>) -> $crate::error::Result<serde_json::Value> {
                 let $room = self.room.as_str();
                 $body
             }
@@ -30,28 +30,22 @@ macro_rules! room_command {
     };
 }
 
-pub mod direct;
-pub mod room_access;
-pub mod room_history;
-pub mod rooms;
-pub mod user;
+pub(crate) mod args;
+mod context;
+mod direct;
+mod room_access;
+mod room_history;
+pub(crate) mod rooms;
+mod user;
 
 use std::future::Future;
 
 use serde_json::Value;
 
-use crate::dispatch::Exec;
 use crate::error::{ChatServiceError, Result};
-use crate::hooks::{Checker, Hooks};
-
-/// Which message kinds use a custom format (their checker hook is set),
-/// and how large a message may be (`--max-message-bytes`, 0: any).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Formats {
-    pub room_custom: bool,
-    pub direct_custom: bool,
-    pub max_message_bytes: usize,
-}
+use crate::options::Formats;
+use crate::service::hooks::{Checker, Hooks};
+pub(crate) use context::{Caller, CommandHooks, Ctx};
 
 /// One client command.
 pub(crate) trait Cmd: Sized {
@@ -60,7 +54,7 @@ pub(crate) trait Cmd: Sized {
     /// Reads the arguments; `badArgument` on the first that fails.
     fn parse(args: &[Value], formats: Formats) -> Result<Self>;
     /// Runs the command; the value is the ack's data.
-    fn apply(self, cx: &Exec<'_>) -> impl Future<Output = Result<Value>> + Send;
+    fn apply(self, cx: &Ctx<'_>) -> impl Future<Output = Result<Value>> + Send;
 }
 
 macro_rules! commands {
@@ -72,6 +66,12 @@ macro_rules! commands {
 
         /// Every command name, as clients send it.
         pub const NAMES: &[&str] = &[$($name,)*];
+
+        /// The command's name as a metric label: `unknown` for a name
+        /// that is no command (any string a client sends).
+        pub fn metric_label(name: &str) -> &'static str {
+            NAMES.iter().find(|n| **n == name).copied().unwrap_or("unknown")
+        }
 
         /// The arity of a command, `None` if there is no such command.
         pub fn arity(name: &str) -> Option<usize> {
@@ -89,7 +89,7 @@ macro_rules! commands {
                 }
             }
 
-            pub async fn apply(self, cx: &Exec<'_>) -> Result<Value> {
+            pub async fn apply(self, cx: &Ctx<'_>) -> Result<Value> {
                 match self {
                     $(Command::$variant(command) => command.apply(cx).await,)*
                 }
@@ -142,24 +142,7 @@ impl Command {
     }
 }
 
-/// Milliseconds since the Unix epoch, as JS `Date.now()`.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 /// A list of strings as a JSON array.
 pub(crate) fn string_array(items: Vec<String>) -> Value {
     Value::Array(items.into_iter().map(Value::String).collect())
-}
-
-/// The name rule of protocol.md 1.3: non-empty, no C0 control character,
-/// no DEL, none of `:` `{` `}`.
-pub fn is_valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && !name
-            .chars()
-            .any(|c| c <= '\u{1f}' || c == '\u{7f}' || matches!(c, ':' | '{' | '}'))
 }

@@ -6,45 +6,25 @@
 use serde_json::{Value, json};
 
 use super::rooms::remove_users;
-use super::{Cmd, Formats, string_array};
-use crate::dispatch::{Exec, args};
+use super::{Cmd, string_array};
+use super::{Ctx, args};
 use crate::error::Result;
-use crate::state::{AccessChange, Actor, ListOp, Presence};
-use crate::transport::Target;
-
-impl Exec<'_> {
-    pub(crate) fn actor(&self) -> Actor<'_> {
-        Actor {
-            user: self.user,
-            bypass: self.bypass,
-        }
-    }
-
-    /// Room reads need presence or admin rights unless bypassed (4.3).
-    pub(crate) fn read_presence(&self) -> Presence<'_> {
-        if self.bypass {
-            Presence::Any
-        } else {
-            Presence::MemberOrAdmin(self.user)
-        }
-    }
-}
+use crate::notify::Target;
+use crate::options::Formats;
+use crate::state::{AccessChange, ListOp};
 
 /// Notifies an access change, then removes who lost access (5.8).
 async fn finish_access_change(
-    cx: &Exec<'_>,
+    cx: &Ctx<'_>,
     room: &str,
     change: AccessChange,
     event: &str,
     args: &[Value],
 ) {
     if change.access_lists_updates {
-        cx.service
-            .transport()
-            .emit(Target::Room(room), event, args)
-            .await;
+        cx.notify.emit(Target::Room(room), event, args).await;
     }
-    remove_users(cx.service, room, &change.removed_users).await;
+    remove_users(cx, room, &change.removed_users).await;
 }
 
 pub struct RoomAddToList {
@@ -68,16 +48,15 @@ fn parse_list_change(a: &[Value]) -> Result<(String, String, Vec<String>)> {
 }
 
 async fn change_list(
-    cx: &Exec<'_>,
+    cx: &Ctx<'_>,
     room: String,
     list: String,
     names: Vec<String>,
     op: ListOp,
 ) -> Result<Value> {
-    let limit = cx.service.options().room_list_size_limit;
+    let limit = cx.options.room_list_size_limit;
     let change = cx
-        .service
-        .state()
+        .state
         .room_change_list(&room, cx.actor(), &list, &names, op, limit)
         .await?;
     let event = match op {
@@ -95,7 +74,7 @@ impl Cmd for RoomAddToList {
         let (room, list, names) = parse_list_change(a)?;
         Ok(Self { room, list, names })
     }
-    async fn apply(self, cx: &Exec<'_>) -> Result<Value> {
+    async fn apply(self, cx: &Ctx<'_>) -> Result<Value> {
         change_list(cx, self.room, self.list, self.names, ListOp::Add).await
     }
 }
@@ -106,7 +85,7 @@ impl Cmd for RoomRemoveFromList {
         let (room, list, names) = parse_list_change(a)?;
         Ok(Self { room, list, names })
     }
-    async fn apply(self, cx: &Exec<'_>) -> Result<Value> {
+    async fn apply(self, cx: &Ctx<'_>) -> Result<Value> {
         change_list(cx, self.room, self.list, self.names, ListOp::Remove).await
     }
 }
@@ -124,10 +103,9 @@ impl Cmd for RoomSetWhitelistMode {
             whitelist_only: args::boolean(a, 1)?,
         })
     }
-    async fn apply(self, cx: &Exec<'_>) -> Result<Value> {
+    async fn apply(self, cx: &Ctx<'_>) -> Result<Value> {
         let change = cx
-            .service
-            .state()
+            .state
             .room_set_whitelist_only(&self.room, cx.actor(), self.whitelist_only)
             .await?;
         let args = [json!(self.room), json!(self.whitelist_only)];
@@ -149,8 +127,8 @@ impl Cmd for RoomGetAccessList {
             list: args::string(a, 1)?,
         })
     }
-    async fn apply(self, cx: &Exec<'_>) -> Result<Value> {
-        let state = cx.service.state();
+    async fn apply(self, cx: &Ctx<'_>) -> Result<Value> {
+        let state = cx.state;
         let list = state
             .room_get_list(&self.room, &self.list, cx.read_presence())
             .await?;
@@ -159,18 +137,13 @@ impl Cmd for RoomGetAccessList {
 }
 
 room_command!(RoomGetOwner, |cx, room| {
-    let owner = cx
-        .service
-        .state()
-        .room_owner(room, cx.read_presence())
-        .await?;
+    let owner = cx.state.room_owner(room, cx.read_presence()).await?;
     Ok(owner.map_or(Value::Null, Value::String))
 });
 
 room_command!(RoomGetWhitelistMode, |cx, room| {
     let mode = cx
-        .service
-        .state()
+        .state
         .room_whitelist_only(room, cx.read_presence())
         .await?;
     Ok(json!(mode))
@@ -178,8 +151,7 @@ room_command!(RoomGetWhitelistMode, |cx, room| {
 
 room_command!(RoomNotificationsInfo, |cx, room| {
     let info = cx
-        .service
-        .state()
+        .state
         .room_notifications(room, cx.read_presence())
         .await?;
     Ok(json!({
@@ -201,10 +173,9 @@ impl Cmd for RoomUserSeen {
             user: args::string(a, 1)?,
         })
     }
-    async fn apply(self, cx: &Exec<'_>) -> Result<Value> {
+    async fn apply(self, cx: &Ctx<'_>) -> Result<Value> {
         let seen = cx
-            .service
-            .state()
+            .state
             .room_user_seen(&self.room, &self.user, cx.read_presence())
             .await?;
         Ok(json!({"joined": seen.joined, "timestamp": seen.timestamp}))

@@ -3,9 +3,11 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{Cmd, Formats, now_ms};
-use crate::dispatch::{Exec, args};
+use super::Cmd;
+use super::{Ctx, args};
 use crate::error::Result;
+use crate::options::Formats;
+use crate::state::now_ms;
 use crate::state::{Message, NewMessage, message_id};
 
 /// Removes the fields the server sets and sets `author` (3.2): the sender,
@@ -70,36 +72,31 @@ impl Cmd for RoomMessage {
             message: args::message(a, 1, formats.room_custom, formats.max_message_bytes)?,
         })
     }
-    async fn apply(self, cx: &Exec<'_>) -> Result<Value> {
+    async fn apply(self, cx: &Ctx<'_>) -> Result<Value> {
         let message = NewMessage {
-            author: cx.user,
-            require_member: !cx.bypass,
-            fields: strip_server_fields(self.message, cx.user),
+            author: cx.user(),
+            require_member: !cx.bypass(),
+            fields: strip_server_fields(self.message, cx.user()),
             timestamp: now_ms(),
         };
-        let since = cx.service.deliveries().now();
-        let stored = cx
-            .service
-            .state()
-            .room_add_message(&self.room, message)
-            .await?;
+        let since = cx.deliveries.now();
+        let stored = cx.state.room_add_message(&self.room, message).await?;
         crate::metrics::room_message_broadcast();
         // Every instance delivers it from the state's message feed; the
         // ack follows this instance's delivery (protocol.md 7.2).
         let id = message_id(&stored);
-        cx.service.deliveries().wait(&self.room, id, since).await;
+        cx.deliveries.wait(&self.room, id, since).await;
         Ok(Value::from(id))
     }
 }
 
 room_command!(RoomRecentHistory, |cx, room| {
-    let limit = cx.service.options().history_max_get_messages;
+    let limit = cx.options.history_max_get_messages;
     let list = cx
-        .service
-        .state()
+        .state
         .room_recent_history(room, limit, cx.read_presence())
         .await?;
-    let budget = cx.service.options().history_reply_bytes;
+    let budget = cx.options.history_reply_bytes;
     Ok(messages(within_budget(&list, budget, Keep::Newest)))
 });
 
@@ -118,31 +115,26 @@ impl Cmd for RoomHistoryGet {
             limit: args::number(a, 2, 1.0)?,
         })
     }
-    async fn apply(self, cx: &Exec<'_>) -> Result<Value> {
+    async fn apply(self, cx: &Ctx<'_>) -> Result<Value> {
         let mut limit = usize::try_from(self.limit).unwrap_or(usize::MAX);
-        if !cx.bypass {
-            limit = limit.min(cx.service.options().history_max_get_messages);
+        if !cx.bypass() {
+            limit = limit.min(cx.options.history_max_get_messages);
         }
         let list = cx
-            .service
-            .state()
+            .state
             .room_history_get(&self.room, self.id, limit, cx.read_presence())
             .await?;
-        let budget = cx.service.options().history_reply_bytes;
+        let budget = cx.options.history_reply_bytes;
         Ok(messages(within_budget(&list, budget, Keep::Oldest)))
     }
 }
 
 room_command!(RoomHistoryInfo, |cx, room| {
-    let info = cx
-        .service
-        .state()
-        .room_history_info(room, cx.read_presence())
-        .await?;
+    let info = cx.state.room_history_info(room, cx.read_presence()).await?;
     Ok(json!({
         "historySize": info.history_size,
         "historyMaxSize": info.history_max_size,
-        "historyMaxGetMessages": cx.service.options().history_max_get_messages,
+        "historyMaxGetMessages": cx.options.history_max_get_messages,
         "lastMessageId": info.last_message_id,
     }))
 });

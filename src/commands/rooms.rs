@@ -3,14 +3,14 @@
 
 use serde_json::{Value, json};
 
-use super::{Cmd, Formats, is_valid_name, now_ms};
-use crate::dispatch::{Exec, args};
+use super::Cmd;
+use super::{Ctx, args};
 use crate::error::{ChatServiceError, Result};
 use crate::events::ServiceEvent;
-use crate::hooks::RoomEvent;
 use crate::metrics;
-use crate::service::ChatService;
-use crate::state::RoomConfig;
+use crate::options::Formats;
+use crate::service::hooks::RoomEvent;
+use crate::state::{RoomConfig, is_valid_name, now_ms};
 
 pub struct RoomCreate {
     pub room: String,
@@ -25,85 +25,83 @@ impl Cmd for RoomCreate {
             whitelist_only: args::boolean(a, 1)?,
         })
     }
-    async fn apply(self, cx: &Exec<'_>) -> Result<Value> {
-        let options = cx.service.options();
-        if !options.enable_rooms_management && !cx.bypass {
+    async fn apply(self, cx: &Ctx<'_>) -> Result<Value> {
+        let options = cx.options;
+        if !options.enable_rooms_management && !cx.bypass() {
             return Err(ChatServiceError::NotAllowed);
         }
         if !is_valid_name(&self.room) {
             return Err(ChatServiceError::InvalidName(Value::String(self.room)));
         }
         let max_rooms = options.limits.max_rooms_per_user;
-        if let Some(user) = cx.user
+        if let Some(user) = cx.user()
             && max_rooms > 0
-            && !cx.bypass
-            && cx.service.state().rooms_owned(user).await? >= max_rooms
+            && !cx.bypass()
+            && cx.state.rooms_owned(user).await? >= max_rooms
         {
             metrics::limited("max_rooms_per_user");
             return Err(ChatServiceError::NotAllowed);
         }
         let config = RoomConfig {
-            owner: cx.user.map(str::to_owned),
+            owner: cx.user().map(str::to_owned),
             whitelist_only: self.whitelist_only,
-            ..cx.service.default_room_config()
+            ..RoomConfig::defaults(cx.options)
         };
-        cx.service.state().add_room(&self.room, config).await?;
+        cx.state.add_room(&self.room, config).await?;
         metrics::room_created();
         Ok(Value::Null)
     }
 }
 
 room_command!(RoomDelete, |cx, room| {
-    if !cx.service.options().enable_rooms_management && !cx.bypass {
+    if !cx.options.enable_rooms_management && !cx.bypass() {
         return Err(ChatServiceError::NotAllowed);
     }
-    let removed = cx.service.state().delete_room(room, cx.actor()).await?;
+    let removed = cx.state.delete_room(room, cx.actor()).await?;
     metrics::room_deleted();
     for (user, sockets) in removed {
         // The channel is being emptied: no `roomUserLeft` here.
-        after_removal(cx.service, room, &user, &sockets, false).await;
+        after_removal(cx, room, &user, &sockets, false).await;
     }
     Ok(Value::Null)
 });
 
 room_command!(RoomJoin, |cx, room| {
-    let Some(id) = cx.id else {
+    let Some(id) = cx.id() else {
         return Err(ChatServiceError::NoSocket("roomJoin".into()));
     };
     let user = cx.require_user()?;
-    let service = cx.service;
-    let _lock = service.lock(user, room).await?;
-    if !service.transport().is_local(id) {
+    let _lock = cx.lock(user, room).await?;
+    if !cx.notify.is_local(id) {
         // A socket of another instance (or none): leave its state alone.
-        if !service.state().room_access(room, user).await? {
+        if !cx.state.room_access(room, user).await? {
             return Err(ChatServiceError::NotAllowed);
         }
         return Err(ChatServiceError::InvalidSocket(id.to_string()));
     }
-    let joined = service.state().room_join(room, user, id, now_ms()).await?;
-    if let Err(error) = service.transport().join(id, room) {
-        rollback_join(service, room, user, id).await;
+    let joined = cx.state.room_join(room, user, id, now_ms()).await?;
+    if let Err(error) = cx.notify.join(id, room) {
+        rollback_join(cx, room, user, id).await;
         return Err(error);
     }
     if joined.already {
         return Ok(json!(joined.njoined));
     }
-    if let Some(on_join) = &service.hooks().on_join {
-        let event = RoomEvent {
-            id: id.to_string(),
-            room_name: room.to_string(),
-            njoined: joined.njoined,
-        };
-        if let Err(error) = on_join(service.clone(), event).await {
-            rollback_join(service, room, user, id).await;
-            return Err(error);
-        }
+    let event = RoomEvent {
+        id: id.to_string(),
+        room_name: room.to_string(),
+        njoined: joined.njoined,
+    };
+    if let Some(on_join) = cx.hooks.on_join(event)
+        && let Err(error) = on_join.await
+    {
+        rollback_join(cx, room, user, id).await;
+        return Err(error);
     }
-    let transport = service.transport();
     if joined.njoined == 1 && joined.userlist_updates {
-        transport.room_user_joined(room, user).await;
+        cx.notify.room_user_joined(room, user).await;
     }
-    transport
+    cx.notify
         .room_joined_echo(user, cx.join_echo_except(), room, id, joined.njoined)
         .await;
     metrics::socket_joined_room();
@@ -112,84 +110,68 @@ room_command!(RoomJoin, |cx, room| {
 
 /// Undoes a join: state and channel. (The original left the socket in the
 /// channel, receiving the room's messages while not joined: fixed.)
-async fn rollback_join(service: &ChatService, room: &str, user: &str, id: &str) {
-    service.transport().leave_local(id, room);
-    if let Err(error) = service.state().room_leave(room, user, id, now_ms()).await {
-        service
-            .events()
-            .send(ServiceEvent::StoreConsistencyFailure {
-                error,
-                user_name: user.to_string(),
-                op_type: "userRooms",
-                room_name: Some(room.to_string()),
-                id: Some(id.to_string()),
-            });
+async fn rollback_join(cx: &Ctx<'_>, room: &str, user: &str, id: &str) {
+    cx.notify.leave_local(id, room);
+    if let Err(error) = cx.state.room_leave(room, user, id, now_ms()).await {
+        cx.events.send(ServiceEvent::StoreConsistencyFailure {
+            error,
+            user_name: user.to_string(),
+            op_type: "userRooms",
+            room_name: Some(room.to_string()),
+            id: Some(id.to_string()),
+        });
     }
 }
 
 room_command!(RoomLeave, |cx, room| {
-    let Some(id) = cx.id else {
+    let Some(id) = cx.id() else {
         return Err(ChatServiceError::NoSocket("roomLeave".into()));
     };
     let user = cx.require_user()?;
-    let service = cx.service;
-    let _lock = service.lock(user, room).await?;
-    let left = service.state().room_leave(room, user, id, now_ms()).await?;
-    let transport = service.transport();
-    service.leave_channel(id, room).await;
+    let _lock = cx.lock(user, room).await?;
+    let left = cx.state.room_leave(room, user, id, now_ms()).await?;
+    cx.notify.leave(id, room).await;
     if left.was_joined {
         metrics::sockets_left_rooms(1);
-        transport
+        cx.notify
             .room_left_echo(user, cx.join_echo_except(), room, id, left.njoined)
             .await;
         // On every socket-level leave, even if the user is still present
         // (protocol.md 15.3).
         if left.userlist_updates {
-            transport.room_user_left(room, user).await;
+            cx.notify.room_user_left(room, user).await;
         }
-        service.run_on_leave(id, room, left.njoined).await;
+        cx.run_on_leave(id, room, left.njoined).await;
     }
     Ok(json!(left.njoined))
 });
 
 /// Removes users who lost access to a room (4.5), each under its lock.
 /// Errors per user are reported and swallowed, as the protocol says.
-pub(crate) async fn remove_users(service: &ChatService, room: &str, users: &[String]) {
+pub(crate) async fn remove_users(cx: &Ctx<'_>, room: &str, users: &[String]) {
     for user in users {
-        if let Err(error) = remove_user(service, room, user).await {
-            service
-                .events()
-                .send(ServiceEvent::StoreConsistencyFailure {
-                    error,
-                    user_name: user.clone(),
-                    op_type: "roomUserlist",
-                    room_name: Some(room.to_string()),
-                    id: None,
-                });
+        if let Err(error) = remove_user(cx, room, user).await {
+            cx.events.send(ServiceEvent::StoreConsistencyFailure {
+                error,
+                user_name: user.clone(),
+                op_type: "roomUserlist",
+                room_name: Some(room.to_string()),
+                id: None,
+            });
         }
     }
 }
 
-async fn remove_user(service: &ChatService, room: &str, user: &str) -> Result<()> {
-    let _lock = service.lock(user, room).await?;
-    let removed = service
-        .state()
-        .room_remove_user(room, user, now_ms())
-        .await?;
-    after_removal(
-        service,
-        room,
-        user,
-        &removed.sockets,
-        removed.userlist_updates,
-    )
-    .await;
+async fn remove_user(cx: &Ctx<'_>, room: &str, user: &str) -> Result<()> {
+    let _lock = cx.lock(user, room).await?;
+    let removed = cx.state.room_remove_user(room, user, now_ms()).await?;
+    after_removal(cx, room, user, &removed.sockets, removed.userlist_updates).await;
     Ok(())
 }
 
 /// Unsubscribes a removed user's sockets and tells them (4.5 step 2).
 async fn after_removal(
-    service: &ChatService,
+    cx: &Ctx<'_>,
     room: &str,
     user: &str,
     sockets: &[String],
@@ -199,13 +181,12 @@ async fn after_removal(
         return;
     }
     metrics::sockets_left_rooms(sockets.len());
-    let transport = service.transport();
     for id in sockets {
-        service.leave_channel(id, room).await;
-        service.run_on_leave(id, room, 0).await;
+        cx.notify.leave(id, room).await;
+        cx.run_on_leave(id, room, 0).await;
     }
-    transport.room_access_removed(user, room).await;
+    cx.notify.room_access_removed(user, room).await;
     if userlist_updates {
-        transport.room_user_left(room, user).await;
+        cx.notify.room_user_left(room, user).await;
     }
 }

@@ -2,10 +2,11 @@
 
 use serde_json::{Map, Value};
 
-use super::{Cmd, Formats, string_array};
-use crate::dispatch::{Exec, args};
+use super::{Cmd, string_array};
+use super::{Ctx, args};
 use crate::error::Result;
-use crate::transport::Target;
+use crate::notify::Target;
+use crate::options::Formats;
 
 pub struct ListOwnSockets;
 
@@ -14,11 +15,11 @@ impl Cmd for ListOwnSockets {
     fn parse(_: &[Value], _: Formats) -> Result<Self> {
         Ok(Self)
     }
-    async fn apply(self, cx: &Exec<'_>) -> Result<Value> {
-        let Some(user) = cx.user else {
+    async fn apply(self, cx: &Ctx<'_>) -> Result<Value> {
+        let Some(user) = cx.user() else {
             return Ok(Value::Object(Map::new()));
         };
-        let sockets = cx.service.state().user_sockets(user).await?;
+        let sockets = cx.state.user_sockets(user).await?;
         Ok(Value::Object(
             sockets
                 .into_iter()
@@ -39,14 +40,13 @@ impl Cmd for SystemMessage {
             data: args::any(a, 0),
         })
     }
-    async fn apply(self, cx: &Exec<'_>) -> Result<Value> {
-        if let Some(user) = cx.user {
+    async fn apply(self, cx: &Ctx<'_>) -> Result<Value> {
+        if let Some(user) = cx.user() {
             let others = Target::User {
                 name: user,
                 except: cx.echo_except(),
             };
-            cx.service
-                .transport()
+            cx.notify
                 .emit(others, "systemMessage", std::slice::from_ref(&self.data))
                 .await;
         }

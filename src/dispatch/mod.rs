@@ -2,96 +2,20 @@
 //! (protocol.md 2.2): argument split and validation, the custom message
 //! checker, the before-hook, the command, the after-hook.
 
-pub mod args;
+mod hooks;
+mod server_calls;
 
 use std::time::Instant;
 
 use serde_json::{Map, Value};
 use tracing::Instrument;
 
-use crate::commands::{self, Command};
+use crate::commands::{self, Caller, Command, Ctx};
 use crate::error::{ChatServiceError, Result};
-use crate::hooks::Flow;
 use crate::metrics;
 use crate::service::ChatService;
-
-/// Who runs a command: a client request or an `execUserCommand` context.
-#[derive(Debug, Clone, Default)]
-pub struct CallContext {
-    /// The acting user; `None` for anonymous server calls.
-    pub user_name: Option<String>,
-    /// The socket id (request socket, or the server call's `id`).
-    pub id: Option<String>,
-    pub bypass_hooks: bool,
-    pub bypass_permissions: bool,
-    /// `true` for `execUserCommand`.
-    pub is_local_call: bool,
-}
-
-impl CallContext {
-    /// A request from a connected socket.
-    pub fn socket(user_name: &str, id: &str) -> Self {
-        Self {
-            user_name: Some(user_name.to_string()),
-            id: Some(id.to_string()),
-            ..Self::default()
-        }
-    }
-}
-
-/// What command hooks see (protocol.md 10.1).
-#[derive(Clone)]
-pub struct ExecInfo {
-    pub server: ChatService,
-    pub user_name: Option<String>,
-    pub id: Option<String>,
-    /// The validated arguments; a before-hook may replace them.
-    pub args: Vec<Value>,
-    /// Arguments beyond the command's arity.
-    pub rest_args: Vec<Value>,
-    /// `None` for client requests.
-    pub bypass_permissions: Option<bool>,
-    pub bypass_hooks: bool,
-    pub is_local_call: bool,
-    /// In after-hooks: `[result]` on success.
-    pub results: Option<Vec<Value>>,
-    /// In after-hooks: the command's error.
-    pub error: Option<ChatServiceError>,
-    /// Scratch space shared by the before- and after-hook of one call.
-    pub data: Map<String, Value>,
-}
-
-/// The running command's view of its caller.
-pub struct Exec<'a> {
-    pub service: &'a ChatService,
-    pub user: Option<&'a str>,
-    pub id: Option<&'a str>,
-    pub bypass: bool,
-    pub is_local_call: bool,
-}
-
-impl Exec<'_> {
-    /// The socket to leave out of echoes to the user's "others" (7.1):
-    /// the acting socket when it is connected here.
-    pub fn echo_except(&self) -> Option<&str> {
-        self.id.filter(|id| self.service.transport().is_local(id))
-    }
-
-    /// Join/leave echoes from server calls go to all the user's sockets.
-    pub fn join_echo_except(&self) -> Option<&str> {
-        if self.is_local_call {
-            None
-        } else {
-            self.echo_except()
-        }
-    }
-
-    /// The acting user, or `notAllowed` for anonymous calls to commands
-    /// that need one.
-    pub fn require_user(&self) -> Result<&str> {
-        self.user.ok_or(ChatServiceError::NotAllowed)
-    }
-}
+use crate::service::hooks::{CallContext, ExecInfo, Flow};
+pub(crate) use hooks::ServiceHooks;
 
 /// Splits and validates arguments, running the custom message checkers.
 /// Returns the parsed command, the arguments and the rest.
@@ -118,7 +42,7 @@ async fn validate(
 /// that position unless the count or an earlier position fails first, as
 /// validation reports the first failure. `None` if the argument is beyond
 /// the command's arity (it is cut off, as extra arguments are).
-pub fn unreadable_argument(
+pub(crate) fn unreadable_argument(
     service: &ChatService,
     name: &str,
     args: &[Value],
@@ -143,7 +67,7 @@ pub fn unreadable_argument(
 }
 
 /// `checkArguments`: validation only.
-pub async fn check_arguments(service: &ChatService, name: &str, args: Vec<Value>) -> Result<()> {
+async fn check_arguments(service: &ChatService, name: &str, args: Vec<Value>) -> Result<()> {
     validate(service, name, args).await.map(|_| ())
 }
 
@@ -153,7 +77,7 @@ pub async fn check_arguments(service: &ChatService, name: &str, args: Vec<Value>
 /// and room. The span is at debug level: at info the fmt subscriber
 /// formatted its fields for every command, ~5 % of the server's CPU in a
 /// room-message fan-out.
-pub async fn execute(
+pub(crate) async fn execute(
     service: &ChatService,
     context: CallContext,
     name: &str,
@@ -168,7 +92,7 @@ pub async fn execute(
     let outcome = pipeline(service, context, name, args)
         .instrument(span)
         .await;
-    metrics::command_done(name, &outcome, started.elapsed());
+    metrics::command_done(commands::metric_label(name), &outcome, started.elapsed());
     outcome
 }
 
@@ -236,18 +160,37 @@ async fn pipeline(
     }
 }
 
+/// The parts of a service a command or a disconnect cleanup sees, for a
+/// caller; `hooks` hands the service to the hooks.
+pub(crate) fn context<'a>(
+    service: &'a ChatService,
+    hooks: &'a ServiceHooks<'a>,
+    caller: Caller<'a>,
+) -> Ctx<'a> {
+    Ctx {
+        state: service.state(),
+        notify: service.notify(),
+        options: service.options(),
+        hooks,
+        deliveries: service.deliveries(),
+        events: service.events(),
+        caller,
+    }
+}
+
 async fn run(service: &ChatService, context: &CallContext, command: Command) -> Result<Value> {
-    let exec = Exec {
-        service,
+    let hooks = ServiceHooks(service);
+    let caller = Caller {
         user: context.user_name.as_deref(),
         id: context.id.as_deref(),
         bypass: context.bypass_permissions,
         is_local_call: context.is_local_call,
     };
+    let cx = self::context(service, &hooks, caller);
     // Boxed so the futures of all 24 commands are not laid out inline in
     // every caller's future (deep nesting otherwise overflows the
     // compiler's layout depth).
     let apply: std::pin::Pin<Box<dyn std::future::Future<Output = Result<Value>> + Send + '_>> =
-        Box::pin(command.apply(&exec));
+        Box::pin(command.apply(&cx));
     apply.await
 }

@@ -9,8 +9,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::AppState;
-use crate::dispatch::{CallContext, args};
+use crate::commands::args;
 use crate::error::{ChatServiceError, Result};
+use crate::service::hooks::CallContext;
 use crate::service::{ChatService, RoomInit, UserInit};
 
 /// The HTTP status of an error code.

@@ -19,6 +19,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::error::{ChatServiceError, Result};
+use crate::options::ServiceOptions;
 
 pub use memory::MemoryState;
 pub use redis::RedisState;
@@ -34,6 +35,18 @@ pub struct RoomConfig {
     pub history_max_size: usize,
     pub enable_access_lists_updates: bool,
     pub enable_userlist_updates: bool,
+}
+
+impl RoomConfig {
+    /// The settings of a room created without explicit ones.
+    pub fn defaults(options: &ServiceOptions) -> Self {
+        Self {
+            history_max_size: options.history_max_size,
+            enable_access_lists_updates: options.enable_access_lists_updates,
+            enable_userlist_updates: options.enable_userlist_updates,
+            ..Self::default()
+        }
+    }
 }
 
 /// The direct-messaging state of a user, as `addUser` gives it.
@@ -207,6 +220,23 @@ impl LockGuard {
     pub fn new(inner: impl Send + Sync + 'static) -> Self {
         Self(Box::new(inner))
     }
+}
+
+/// Milliseconds since the Unix epoch, as JS `Date.now()`.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// The name rule of protocol.md 1.3: non-empty, no C0 control character,
+/// no DEL, none of `:` `{` `}`.
+pub fn is_valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name
+            .chars()
+            .any(|c| c <= '\u{1f}' || c == '\u{7f}' || matches!(c, ':' | '{' | '}'))
 }
 
 /// The id the state gave a stored message.

@@ -6,8 +6,6 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use dashmap::DashMap;
-
 use futures::FutureExt;
 use serde_json::{Map, Value};
 use socketioxide::SocketIo;
@@ -17,72 +15,19 @@ use socketioxide_core::adapter::DefinedAdapter;
 
 use super::incoming::Incoming;
 use super::limits::{RateLimit, log_rejected_login};
-use super::{socket_channel, user_channel};
-use crate::commands::{self, is_valid_name};
-use crate::dispatch::{self, CallContext};
+use crate::cluster::NamespaceInit;
+use crate::commands;
+use crate::dispatch;
 use crate::error::{ChatServiceError, Result};
-use crate::hooks::BoxFuture;
 use crate::json::WireArgs;
 use crate::metrics;
+use crate::notify::socketio::{
+    AuthPayload, CustomHandlers, LoggedIn, socket_channel, user_channel,
+};
 use crate::presence;
 use crate::service::ChatService;
-
-/// The socket.io v5 `auth` payload a socket connected with, kept for the
-/// `onConnect` hook (see `ChatService::handshake`).
-#[derive(Debug, Clone)]
-pub struct AuthPayload(pub Value);
-
-type CustomHandler = Arc<dyn Fn(Vec<Value>) -> BoxFuture<Result<Vec<Value>>> + Send + Sync>;
-
-/// Request handlers an application bound to one socket (`bindHandler`).
-#[derive(Clone, Default)]
-pub struct CustomHandlers(Arc<DashMap<String, CustomHandler>>);
-
-impl CustomHandlers {
-    pub(crate) fn insert<F, Fut>(&self, event: &str, handler: F)
-    where
-        F: Fn(Vec<Value>) -> Fut + Send + Sync + 'static,
-        Fut: std::future::Future<Output = Result<Vec<Value>>> + Send + 'static,
-    {
-        let handler: CustomHandler = Arc::new(move |args| Box::pin(handler(args)));
-        self.0.insert(event.to_string(), handler);
-    }
-
-    fn get(&self, event: &str) -> Option<CustomHandler> {
-        self.0.get(event).map(|h| h.clone())
-    }
-}
-
-/// The user and service id of a logged-in socket, kept on the socket.
-#[derive(Debug, Clone)]
-pub struct LoggedIn {
-    pub user: String,
-    pub id: String,
-}
-
-/// What `onConnect` can learn about a socket's connection.
-#[derive(Debug, Clone, Default)]
-pub struct Handshake {
-    pub is_connected: bool,
-    /// The handshake query (engine.io URL), percent-decoded.
-    pub query: Map<String, Value>,
-    pub headers: http::HeaderMap,
-    /// The socket.io v5 `auth` payload, if any.
-    pub auth: Option<Value>,
-    pub parts: Option<http::request::Parts>,
-}
-
-/// The outcome of binding a namespace: nothing to wait for with the local
-/// adapter, a subscription to wait for with a remote one.
-pub trait NamespaceInit {
-    fn finish(self) -> BoxFuture<Result<()>>;
-}
-
-impl NamespaceInit for () {
-    fn finish(self) -> BoxFuture<Result<()>> {
-        Box::pin(std::future::ready(Ok(())))
-    }
-}
+use crate::service::hooks::CallContext;
+use crate::state::{is_valid_name, now_ms};
 
 /// Binds the service to its namespace (and the root namespace, which
 /// socket.io v2 clients always connect to), once the adapter is ready.
@@ -117,7 +62,7 @@ async fn login<A: Adapter>(service: ChatService, socket: SocketRef<A>) {
         }
         return;
     }
-    let id = service.transport().socket_id(socket.id, socket.protocol());
+    let id = service.sockets().socket_id(socket.id, socket.protocol());
     match register(&service, &socket, &id).await {
         Ok((user, mut auth)) => {
             let raw_user = Value::String(user.clone());
@@ -183,7 +128,7 @@ async fn register<A: Adapter>(
         None
     };
     if let Some(error) = refused {
-        if let Some(removed) = state.remove_socket(&user, id, commands::now_ms()).await? {
+        if let Some(removed) = state.remove_socket(&user, id, now_ms()).await? {
             metrics::socket_removed(removed.nconnected, removed.rooms.len());
         }
         return Err(error);
@@ -191,7 +136,7 @@ async fn register<A: Adapter>(
     socket.join([user_channel(&user), socket_channel(id)]);
     metrics::socket_logged_in();
     service
-        .transport()
+        .notify()
         .socket_connect_echo(&user, id, nconnected)
         .await;
     Ok((user, auth))
@@ -300,7 +245,11 @@ async fn request<A: Adapter>(
     let outcome = match refused {
         Some(error) => {
             let outcome = Err(error);
-            metrics::command_done(event, &outcome, std::time::Duration::ZERO);
+            metrics::command_done(
+                commands::metric_label(event),
+                &outcome,
+                std::time::Duration::ZERO,
+            );
             outcome
         }
         None => AssertUnwindSafe(dispatch::execute(&service, context, event, incoming.args))

@@ -16,7 +16,7 @@ use serde_json::value::RawValue;
 use tokio::sync::broadcast::Receiver;
 
 use super::{FeedMessage, Message, MessageFeed, Published};
-use crate::cluster::redis::next_message;
+use crate::redis::next_message;
 
 /// The feed as a stream, from now on.
 pub(super) fn stream(subscriber: &SubscriberClient, channel: String) -> MessageFeed {

@@ -10,8 +10,8 @@ use uuid::Uuid;
 
 use super::eval;
 use super::scripts::SCRIPTS;
-use crate::cluster::redis::{ensure_connected, redis_failure};
 use crate::error::{ChatServiceError, Result};
+use crate::redis::{ensure_connected, redis_failure};
 use crate::state::LockGuard;
 
 /// How hard `lock` tries before `timeout`.

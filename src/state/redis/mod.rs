@@ -65,8 +65,8 @@ use self::lock::LockPolicy;
 use self::reply::{Refused, Reply, malformed};
 use self::scripts::SCRIPTS;
 use super::*;
-use crate::cluster::redis::{RedisSettings, ensure_connected, redis_failure};
 use crate::json::js_stringify;
+use crate::redis::{RedisSettings, ensure_connected, redis_failure};
 
 /// See the module documentation.
 pub struct RedisState {

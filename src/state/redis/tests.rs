@@ -19,7 +19,7 @@ use serde_json::{Map, json};
 
 use super::lock::LockPolicy;
 use super::*;
-use crate::cluster::redis::RedisSettings;
+use crate::redis::RedisSettings;
 
 static SERVER_PORT: OnceLock<u16> = OnceLock::new();
 static PREFIXES: AtomicUsize = AtomicUsize::new(0);

@@ -4,20 +4,65 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::dispatch::ExecInfo;
+use super::ChatService;
 use crate::error::{ChatServiceError, Result};
-use crate::service::ChatService;
 
-pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+/// A boxed future, as hooks return.
+pub type BoxFuture<T> = futures::future::BoxFuture<'static, T>;
 
 /// What `onConnect` returns: a user name and the auth data for
 /// `loginConfirmed`, or `None` for "no login" (`noLogin`).
 pub type Login = Option<(Value, Map<String, Value>)>;
+
+/// Who runs a command: a client request or an `execUserCommand` context.
+#[derive(Debug, Clone, Default)]
+pub struct CallContext {
+    /// The acting user; `None` for anonymous server calls.
+    pub user_name: Option<String>,
+    /// The socket id (request socket, or the server call's `id`).
+    pub id: Option<String>,
+    pub bypass_hooks: bool,
+    pub bypass_permissions: bool,
+    /// `true` for `execUserCommand`.
+    pub is_local_call: bool,
+}
+
+impl CallContext {
+    /// A request from a connected socket.
+    pub fn socket(user_name: &str, id: &str) -> Self {
+        Self {
+            user_name: Some(user_name.to_string()),
+            id: Some(id.to_string()),
+            ..Self::default()
+        }
+    }
+}
+
+/// What command hooks see (protocol.md 10.1).
+#[derive(Clone)]
+pub struct ExecInfo {
+    pub server: ChatService,
+    pub user_name: Option<String>,
+    pub id: Option<String>,
+    /// The validated arguments; a before-hook may replace them.
+    pub args: Vec<Value>,
+    /// Arguments beyond the command's arity.
+    pub rest_args: Vec<Value>,
+    /// `None` for client requests.
+    pub bypass_permissions: Option<bool>,
+    pub bypass_hooks: bool,
+    pub is_local_call: bool,
+    /// In after-hooks: `[result]` on success.
+    pub results: Option<Vec<Value>>,
+    /// In after-hooks: the command's error.
+    pub error: Option<ChatServiceError>,
+    /// Scratch space shared by the before- and after-hook of one call.
+    pub data: Map<String, Value>,
+}
 
 /// What a before hook decides.
 pub enum Flow {

@@ -14,13 +14,13 @@ use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 use socketioxide::socket::Sid;
 
-use super::connection::{AuthPayload, CustomHandlers, Handshake, LoggedIn};
+use super::socket_data::{AuthPayload, CustomHandlers, Handshake, LoggedIn};
 use crate::json::{Wire, WireArgs};
 
 /// Where a broadcast goes: channels to include, one socket channel to
 /// leave out, and whether it stays on this instance.
 #[derive(Debug, Clone, Copy)]
-pub struct Broadcast<'a> {
+pub(crate) struct Broadcast<'a> {
     pub to: &'a str,
     pub except: Option<&'a str>,
     /// Only this instance's sockets (the others get it on their own).
@@ -39,7 +39,7 @@ impl<'a> Broadcast<'a> {
 
 /// The arguments of an emitted event.
 #[derive(Clone, Copy)]
-pub enum Payload<'a> {
+pub(crate) enum Payload<'a> {
     /// Any arguments.
     Args(&'a [Value]),
     /// `(room, message)`: serialized from the stored message, not a copy.
@@ -60,7 +60,7 @@ impl Serialize for Payload<'_> {
 
 /// What the service needs of a socket.io server.
 #[async_trait]
-pub trait SocketServer: Send + Sync + 'static {
+pub(crate) trait SocketServer: Send + Sync + 'static {
     /// Emits to every socket of `to` but those of `except`, on every
     /// instance unless `local`.
     async fn emit(&self, broadcast: Broadcast<'_>, event: &str, payload: Payload<'_>);
@@ -83,7 +83,7 @@ pub trait SocketServer: Send + Sync + 'static {
 }
 
 /// A `SocketIo` with any adapter, serving one namespace.
-pub struct Server<A: Adapter> {
+pub(crate) struct Server<A: Adapter> {
     io: SocketIo<A>,
     namespace: Arc<str>,
 }
