@@ -1,9 +1,51 @@
 //! The one error type of the service, mapping 1:1 to the protocol's error
 //! codes, and its two wire renderings (string or raw object).
 
+use std::borrow::Cow;
+use std::sync::Arc;
+
 use serde_json::{Value, json};
 
 use crate::json::format_js;
+
+/// A failure that is no protocol error: a store that failed, a bug, a
+/// hook's own error. Clients see it as the original shows a JavaScript
+/// error, `e.toString()`: `"<kind>: <message>"` (`"Error: boom"`), in raw
+/// mode wrapped as `internalError`. What caused it is kept for the logs.
+#[derive(Debug, Clone)]
+pub struct InternalError {
+    kind: Cow<'static, str>,
+    message: String,
+    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+}
+
+impl InternalError {
+    /// The message after the kind (`"boom"`).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl std::fmt::Display for InternalError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.kind, self.message)
+    }
+}
+
+impl std::error::Error for InternalError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// Equal when clients would see the same text.
+impl PartialEq for InternalError {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind && self.message == other.message
+    }
+}
 
 /// Every error a command, a hook or the server API can produce.
 ///
@@ -14,8 +56,8 @@ use crate::json::format_js;
 pub enum ChatServiceError {
     #[error("{}", self.message())]
     BadArgument(usize, Value),
-    #[error("{0}")]
-    Internal(String),
+    #[error(transparent)]
+    Internal(InternalError),
     #[error("{}", self.message())]
     InvalidName(Value),
     #[error("{}", self.message())]
@@ -72,9 +114,36 @@ impl ChatServiceError {
         }
     }
 
-    /// An internal error; `message` is shown as is (`"Error: boom"`).
+    /// An internal error, shown to clients as `"Error: <message>"`.
     pub fn internal(message: impl std::fmt::Display) -> Self {
-        Self::Internal(message.to_string())
+        Self::internal_kind("Error", message)
+    }
+
+    /// An internal error of another JavaScript error kind, shown as
+    /// `"<kind>: <message>"` (`"TypeError: ..."`).
+    pub fn internal_kind(
+        kind: impl Into<Cow<'static, str>>,
+        message: impl std::fmt::Display,
+    ) -> Self {
+        Self::Internal(InternalError {
+            kind: kind.into(),
+            message: message.to_string(),
+            source: None,
+        })
+    }
+
+    /// An internal error caused by `source`, shown as
+    /// `"Error: <context>: <source>"`; the source stays reachable through
+    /// `std::error::Error::source` for logs.
+    pub fn caused_by(
+        context: impl std::fmt::Display,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self::Internal(InternalError {
+            kind: "Error".into(),
+            message: format!("{context}: {source}"),
+            source: Some(Arc::new(source)),
+        })
     }
 
     /// The protocol error code.
@@ -111,7 +180,7 @@ impl ChatServiceError {
         use ChatServiceError::*;
         match self {
             BadArgument(pos, value) => vec![json!(pos), value.clone()],
-            Internal(msg) => vec![json!(msg)],
+            Internal(error) => vec![json!(error.to_string())],
             InvalidName(name) => vec![name.clone()],
             InvalidSocket(s) | NoCommand(s) | ListLimitExceeded(s) | NoList(s) | NoRoom(s)
             | NoSocket(s) | NoUser(s) | NoUserOnline(s) | NotJoined(s) | RoomExists(s)
@@ -162,7 +231,7 @@ impl ChatServiceError {
     /// The string form clients receive without `useRawErrorObjects`.
     pub fn to_wire_string(&self) -> String {
         match self {
-            Self::Internal(msg) => msg.clone(),
+            Self::Internal(error) => error.to_string(),
             _ => format!("ChatServiceError: {}", self.message()),
         }
     }
@@ -189,7 +258,7 @@ impl ChatServiceError {
 
 impl From<serde_json::Error> for ChatServiceError {
     fn from(e: serde_json::Error) -> Self {
-        Self::internal(format!("Error: {e}"))
+        Self::caused_by("JSON", e)
     }
 }
 
@@ -232,7 +301,11 @@ mod tests {
                 ChatServiceError::custom("myCode", vec![json!("q")]),
                 "ChatServiceError: myCode",
             ),
-            (ChatServiceError::internal("Error: boom"), "Error: boom"),
+            (ChatServiceError::internal("boom"), "Error: boom"),
+            (
+                ChatServiceError::internal_kind("TypeError", "x is null"),
+                "TypeError: x is null",
+            ),
         ];
         for (error, expected) in cases {
             assert_eq!(error.to_wire_string(), expected);
@@ -246,10 +319,22 @@ mod tests {
             raw.to_string(),
             r#"{"name":"ChatServiceError","code":"badArgument","args":[1,"x"]}"#
         );
-        let raw = ChatServiceError::internal("Error: boom").to_raw_object();
+        let raw = ChatServiceError::internal("boom").to_raw_object();
         assert_eq!(
             raw.to_string(),
             r#"{"name":"ChatServiceError","code":"internalError","args":["Error: boom"]}"#
         );
+    }
+
+    #[test]
+    fn internal_errors_keep_their_source() {
+        let io = std::io::Error::other("disk full");
+        let error = ChatServiceError::caused_by("writing the database", io);
+        assert_eq!(
+            error.to_wire_string(),
+            "Error: writing the database: disk full"
+        );
+        let source = std::error::Error::source(&error).expect("a source");
+        assert_eq!(source.to_string(), "disk full");
     }
 }

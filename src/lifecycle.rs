@@ -99,7 +99,7 @@ impl ChatService {
         }
         let error = drained
             .is_err()
-            .then(|| ChatServiceError::internal("Error: Server operation timeout"));
+            .then(|| ChatServiceError::internal("Server operation timeout"));
         let closed = match &self.hooks().on_close {
             Some(on_close) => on_close(self.clone(), error).await,
             None => error.map_or(Ok(()), Err),

@@ -143,8 +143,6 @@ fn login(
     match auth.authenticate(parts, handshake.auth.as_ref()) {
         Ok((user, data)) => Ok(Some((serde_json::Value::String(user), data))),
         Err(AuthError::Missing) => Ok(None),
-        Err(AuthError::Invalid(reason)) => {
-            Err(ChatServiceError::internal(format!("Error: {reason}")))
-        }
+        Err(AuthError::Invalid(reason)) => Err(ChatServiceError::internal(reason)),
     }
 }

@@ -55,18 +55,15 @@ impl RedisSettings {
     /// Connects a client, failing within the command timeout when Redis
     /// cannot be reached (a bad configuration at start).
     pub async fn connect<C: ClientLike>(&self, client: &C) -> Result<()> {
-        let unreachable = |detail: String| {
-            ChatServiceError::internal(format!(
-                "Error: cannot connect to Redis at {}: {detail}",
-                redacted(&self.url)
-            ))
-        };
+        let at = format!("cannot connect to Redis at {}", redacted(&self.url));
         match tokio::time::timeout(self.command_timeout, client.init()).await {
             Ok(Ok(_task)) => Ok(()),
-            Ok(Err(error)) => Err(unreachable(error.details().to_string())),
+            Ok(Err(error)) => Err(ChatServiceError::caused_by(at, error)),
             Err(_) => {
                 let _ = client.quit().await;
-                Err(unreachable("no answer in time".into()))
+                Err(ChatServiceError::internal(format!(
+                    "{at}: no answer in time"
+                )))
             }
         }
     }
@@ -121,37 +118,34 @@ pub fn ensure_connected(client: &impl ClientLike) -> Result<()> {
         Ok(())
     } else {
         crate::metrics::redis_error();
-        Err(ChatServiceError::internal("Error: not connected to Redis"))
+        Err(ChatServiceError::internal("not connected to Redis"))
     }
 }
 
 /// A failure around Redis (setting up a client, the adapter), with what
 /// was being done.
-pub fn redis_error(context: &str, error: impl std::fmt::Display) -> ChatServiceError {
-    ChatServiceError::internal(format!("Error: {context}: {error}"))
+pub fn redis_error(
+    context: &str,
+    error: impl std::error::Error + Send + Sync + 'static,
+) -> ChatServiceError {
+    ChatServiceError::caused_by(context, error)
 }
 
 /// A Redis failure as the service reports it (`internalError`).
 pub fn redis_failure(error: Error) -> ChatServiceError {
     crate::metrics::redis_error();
-    let message = match error.kind() {
-        ErrorKind::Timeout => "Redis did not answer in time".to_string(),
-        ErrorKind::IO | ErrorKind::Canceled => {
-            format!("Redis connection failed ({})", error.details())
-        }
-        _ => format!("Redis failed: {}", error.details()),
+    let context = match error.kind() {
+        ErrorKind::Timeout => "Redis did not answer in time",
+        ErrorKind::IO | ErrorKind::Canceled => "Redis connection failed",
+        _ => "Redis failed",
     };
-    ChatServiceError::internal(format!("Error: {message}"))
+    ChatServiceError::caused_by(context, error)
 }
 
 /// The client configuration for a URL or, in cluster mode, a list of nodes.
 pub(crate) fn client_config(url: &str, cluster: bool) -> Result<Config> {
     let invalid = |error: Error| {
-        ChatServiceError::internal(format!(
-            "Error: invalid Redis URL '{}': {}",
-            redacted(url),
-            error.details()
-        ))
+        ChatServiceError::caused_by(format!("invalid Redis URL '{}'", redacted(url)), error)
     };
     if !cluster {
         return Config::from_url(url).map_err(invalid);
@@ -159,7 +153,7 @@ pub(crate) fn client_config(url: &str, cluster: bool) -> Result<Config> {
     let mut nodes = url.split(',').map(str::trim).filter(|n| !n.is_empty());
     let first = nodes
         .next()
-        .ok_or_else(|| ChatServiceError::internal("Error: no Redis Cluster node given"))?;
+        .ok_or_else(|| ChatServiceError::internal("no Redis Cluster node given"))?;
     let mut cluster_url = if first.contains("://") {
         first.to_string()
     } else {

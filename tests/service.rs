@@ -953,7 +953,7 @@ async fn after_hook_returning_nothing_or_an_empty_list_keeps_the_outcome() {
 async fn after_hook_error_is_returned_after_the_command_ran() {
     let service = start_hooked(|h| {
         h.after("roomCreate", |_| async {
-            Err(ChatServiceError::internal("Error: boom"))
+            Err(ChatServiceError::internal("boom"))
         });
     })
     .await;
@@ -2021,12 +2021,12 @@ async fn close_twice_is_fine_and_runs_on_close_once() {
 #[tokio::test]
 async fn close_fails_with_the_on_close_error() {
     let service = start_hooked(|h| {
-        h.on_close(|_, _| async { Err(ChatServiceError::internal("Error: close failed")) });
+        h.on_close(|_, _| async { Err(ChatServiceError::internal("close failed")) });
     })
     .await;
     assert_eq!(
         within(service.close()).await,
-        Err(ChatServiceError::internal("Error: close failed"))
+        Err(ChatServiceError::internal("close failed"))
     );
     // Later calls resolve at once.
     within(service.close()).await.unwrap();

@@ -74,7 +74,7 @@ impl NamespaceInit for InitRes<BackpressureDriver> {
     fn finish(self) -> BoxFuture<'static, Result<()>> {
         Box::pin(async move {
             self.await
-                .map_err(|e| redis_error("subscribing the namespace", format!("{e:?}")))
+                .map_err(|e| redis_error("subscribing the namespace", e))
         })
     }
 }

@@ -36,6 +36,8 @@ mod direct;
 mod room_access;
 mod room_history;
 pub(crate) mod rooms;
+#[cfg(test)]
+mod tests;
 mod user;
 
 use std::future::Future;

@@ -145,7 +145,7 @@ async fn pipeline(
     }
     let outcome = match command {
         Some(command) => run(service, &context, command).await,
-        None => Err(ChatServiceError::internal("Error: missing command")),
+        None => Err(ChatServiceError::internal("missing command")),
     };
     let Some(after) = after else {
         return outcome.map(|v| vec![v]);

@@ -1,5 +1,5 @@
 //! Building a service: options, state, hooks and bus before `start`
-//! (`crate::lifecycle`), and the optional settings of `addRoom`/`addUser`.
+//! (in `lifecycle`), and the optional settings of `addRoom`/`addUser`.
 
 use std::sync::Arc;
 

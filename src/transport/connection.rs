@@ -108,7 +108,7 @@ async fn register<A: Adapter>(
         Some(on_connect) => AssertUnwindSafe(on_connect(service.clone(), id.to_string()))
             .catch_unwind()
             .await
-            .unwrap_or_else(|_| Err(ChatServiceError::internal("Error: onConnect panicked")))?,
+            .unwrap_or_else(|_| Err(ChatServiceError::internal("onConnect panicked")))?,
         None => None,
     };
     let Some((name, auth)) = login else {
@@ -257,7 +257,7 @@ async fn request<A: Adapter>(
             .await
             .unwrap_or_else(|_| {
                 tracing::error!(%event, "command panicked");
-                Err(ChatServiceError::internal("Error: internal error"))
+                Err(ChatServiceError::internal("internal error"))
             }),
     };
     send_ack(&service, event, outcome, ack);
@@ -269,7 +269,7 @@ async fn request<A: Adapter>(
 fn closing(service: &ChatService) -> Option<ChatServiceError> {
     service
         .is_closed()
-        .then(|| ChatServiceError::internal("Error: the server is shutting down"))
+        .then(|| ChatServiceError::internal("the server is shutting down"))
 }
 
 /// The answer to a request whose arguments could not be read at all (no
@@ -277,7 +277,7 @@ fn closing(service: &ChatService) -> Option<ChatServiceError> {
 fn unread(incoming: &Incoming) -> Option<ChatServiceError> {
     incoming
         .unreadable
-        .then(|| ChatServiceError::internal("Error: the request's arguments cannot be read"))
+        .then(|| ChatServiceError::internal("the request's arguments cannot be read"))
 }
 
 /// Acks `(null, ...values)` or `(error, null)`.

@@ -65,7 +65,7 @@ impl Appender {
 }
 
 fn closed() -> ChatServiceError {
-    ChatServiceError::internal("Error: the Redis state is closed".to_string())
+    ChatServiceError::internal("the Redis state is closed".to_string())
 }
 
 async fn run(client: Client, feed_channel: String, mut queue: mpsc::UnboundedReceiver<Pending>) {

@@ -1077,13 +1077,13 @@ impl State for RedisState {
         // A known-dead connection answers at once, not after the timeout
         // (load balancers probe with short timeouts).
         if !self.client.is_connected() {
-            return Err(ChatServiceError::internal("Error: not connected to Redis"));
+            return Err(ChatServiceError::internal("not connected to Redis"));
         }
         let _: String = self.client.ping(None).await.map_err(redis_failure)?;
         if !self.feed.is_connected() {
             // Until it is back, other instances' messages do not arrive.
             return Err(ChatServiceError::internal(
-                "Error: the message feed is not connected to Redis",
+                "the message feed is not connected to Redis",
             ));
         }
         Ok(())

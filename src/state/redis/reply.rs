@@ -9,7 +9,7 @@ use fred::types::Value;
 use crate::error::{ChatServiceError, Result};
 
 pub(super) fn malformed(what: &str) -> ChatServiceError {
-    ChatServiceError::internal(format!("Error: unexpected reply from Redis ({what})"))
+    ChatServiceError::internal(format!("unexpected reply from Redis ({what})"))
 }
 
 /// The reply of a script, consumed front to back.
