@@ -468,3 +468,36 @@ const BYPASS: Actor<'static> = Actor {
     user: None,
     bypass: true,
 };
+
+/// `userStateSync` must not read a failed userlist read as an empty
+/// userlist: that removed present users from their rooms whenever Redis
+/// failed at that moment. A userlist key of the wrong type makes every read
+/// of it fail while the user's own records stay readable.
+#[tokio::test]
+async fn user_state_sync_fails_instead_of_removing_on_an_unreadable_userlist() {
+    let state = fresh().await;
+    state.add_room("r", with_history(5)).await.unwrap();
+    // A socket of another instance, so the sync keeps it.
+    state.add_socket("alice", "s1", "elsewhere").await.unwrap();
+    state.room_join("r", "alice", "s1", 1).await.unwrap();
+    let userlist = state.keys.room_key("r", "userlist");
+    let reply = raw_command(server_port(), &format!("SET {userlist} x\r\n"));
+    assert_eq!(reply.as_deref(), Some("+OK\r\n"));
+
+    let (_svc, io) = socketioxide::SocketIo::builder().build_svc();
+    let service = crate::ChatService::builder(crate::ServiceOptions::default())
+        .state(Arc::new(state))
+        .start(&io)
+        .await
+        .unwrap();
+    let mut events = service.events().subscribe();
+    let synced = service.user_state_sync("alice").await;
+    assert!(
+        matches!(synced, Err(ChatServiceError::Internal(_))),
+        "{synced:?}"
+    );
+    // No removal was attempted (it would have failed and been reported).
+    assert!(events.try_recv().is_err());
+    let sockets = service.state().user_sockets("alice").await.unwrap();
+    assert_eq!(sockets["s1"], ["r"]);
+}
