@@ -67,7 +67,7 @@ impl Events {
 
 /// A held (user, room) lock that reports `LockTimeExceeded` when it is
 /// released after its TTL.
-pub struct TimedLock {
+pub(crate) struct TimedLock {
     _guard: LockGuard,
     taken: Instant,
     ttl: Duration,

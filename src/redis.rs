@@ -91,7 +91,7 @@ impl RedisSettings {
 /// The next pub/sub message of a client; `None` once it is closed. What a
 /// slow reader lost meanwhile is counted (`chat_service_pubsub_lost_total`)
 /// and logged with `what` it was reading.
-pub async fn next_message(
+pub(crate) async fn next_message(
     messages: &mut broadcast::Receiver<Message>,
     what: &str,
 ) -> Option<Message> {
@@ -113,7 +113,7 @@ pub async fn next_message(
 /// Fails at once when the client knows its connection is lost: fred would
 /// queue the command until it has reconnected or the command timeout has
 /// passed, so every request would wait that long while Redis is down.
-pub fn ensure_connected(client: &impl ClientLike) -> Result<()> {
+pub(crate) fn ensure_connected(client: &impl ClientLike) -> Result<()> {
     if client.is_connected() {
         Ok(())
     } else {
@@ -124,7 +124,7 @@ pub fn ensure_connected(client: &impl ClientLike) -> Result<()> {
 
 /// A failure around Redis (setting up a client, the adapter), with what
 /// was being done.
-pub fn redis_error(
+pub(crate) fn redis_error(
     context: &str,
     error: impl std::error::Error + Send + Sync + 'static,
 ) -> ChatServiceError {
@@ -132,7 +132,7 @@ pub fn redis_error(
 }
 
 /// A Redis failure as the service reports it (`internalError`).
-pub fn redis_failure(error: Error) -> ChatServiceError {
+pub(crate) fn redis_failure(error: Error) -> ChatServiceError {
     crate::metrics::redis_error();
     let context = match error.kind() {
         ErrorKind::Timeout => "Redis did not answer in time",

@@ -32,7 +32,7 @@ struct Envelope {
 
 /// What the bus does with the built-in messages; the service implements
 /// it (kept as a trait so the bus does not reach up into the service).
-pub trait BusHandler: Send + Sync + 'static {
+pub(crate) trait BusHandler: Send + Sync + 'static {
     /// Unsubscribes `socket` from `room` if it is connected here; returns
     /// whether it was.
     fn leave_local(&self, socket: &str, room: &str) -> BoxFuture<'static, bool>;
@@ -123,7 +123,7 @@ impl ClusterBus {
     }
 
     /// Connects the built-in messages to the service (once, at start).
-    pub fn set_handler(&self, handler: Weak<dyn BusHandler>) {
+    pub(crate) fn set_handler(&self, handler: Weak<dyn BusHandler>) {
         let _ = self.0.handler.set(handler);
     }
 

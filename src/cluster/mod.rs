@@ -5,7 +5,7 @@
 
 pub mod adapter;
 pub mod bus;
-pub mod driver;
+pub(crate) mod driver;
 
 pub use bus::ClusterBus;
 

@@ -2,12 +2,12 @@
 //! web chat, CORS. socket.io itself is served by the socketioxide layer in
 //! front.
 
-pub mod admin;
+pub(crate) mod admin;
 pub(crate) mod body;
 pub(crate) mod files;
-pub mod metrics;
+pub(crate) mod metrics;
 pub mod serve;
-pub mod web;
+pub(crate) mod web;
 
 use axum::Json;
 use axum::Router;
@@ -23,7 +23,7 @@ use std::sync::{Arc, OnceLock};
 
 /// What the HTTP handlers share.
 #[derive(Clone)]
-pub struct AppState {
+pub(crate) struct AppState {
     /// Set once the service has started.
     pub service: Arc<OnceLock<ChatService>>,
     /// `None`: the admin API answers 404.
@@ -36,11 +36,11 @@ pub struct AppState {
 }
 
 /// See `AppState::pubsub`.
-pub type PubSubCheck = Arc<dyn Fn() -> bool + Send + Sync>;
+pub(crate) type PubSubCheck = Arc<dyn Fn() -> bool + Send + Sync>;
 
 /// The routes of interface.md 3 and 4. Installs the Prometheus recorder
 /// (once per process) so that everything from now on is measured.
-pub fn router(app: AppState) -> Router {
+pub(crate) fn router(app: AppState) -> Router {
     metrics::handle();
     Router::new()
         .route("/health", get(health))

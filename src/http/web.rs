@@ -52,7 +52,8 @@ pub const FILES: &[WebFile] = &[
 ];
 
 /// The files of `web/` that are not served (tooling).
-pub const NOT_SERVED: &[&str] = &["update-vendor.sh"];
+#[cfg(test)]
+const NOT_SERVED: &[&str] = &["update-vendor.sh"];
 
 /// Where socket.io 2 servers serve their client bundle.
 pub const CLIENT_BUNDLE_PATH: &str = "/socket.io/socket.io.js";

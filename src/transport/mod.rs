@@ -4,7 +4,7 @@
 //! `legacy` lets socket.io v2 clients (engine.io v3) in on the same port,
 //! `head` answers HEAD requests. What leaves goes through `crate::notify`.
 
-pub mod connection;
+pub(crate) mod connection;
 mod head;
 pub(crate) mod incoming;
 pub mod legacy;
