@@ -102,6 +102,14 @@ impl Harness {
         command.apply(&self.cx(user, id)).await
     }
 
+    /// A socket of `user` connected and joined to the room, with nothing
+    /// recorded yet.
+    async fn joined(&self, user: &str, id: &str) {
+        self.connect(user, id).await;
+        self.run(user, id, "roomJoin", json!([ROOM])).await.unwrap();
+        self.notify.take();
+    }
+
     /// `run`, which must succeed, then what it sent (taken out).
     async fn sent_by(&self, user: &str, id: &str, name: &str, args: Value) -> Vec<Sent> {
         self.run(user, id, name, args).await.unwrap();
@@ -172,15 +180,8 @@ async fn join_tells_the_room_once_and_echoes_to_the_users_other_sockets() {
 #[tokio::test]
 async fn leave_echoes_and_tells_the_room_on_every_socket_leave() {
     let h = Harness::new("owner").await;
-    h.connect("alice", "a1").await;
-    h.connect("alice", "a2").await;
-    h.run("alice", "a1", "roomJoin", json!([ROOM]))
-        .await
-        .unwrap();
-    h.run("alice", "a2", "roomJoin", json!([ROOM]))
-        .await
-        .unwrap();
-    h.notify.take();
+    h.joined("alice", "a1").await;
+    h.joined("alice", "a2").await;
 
     let left = h.sent_by("alice", "a1", "roomLeave", json!([ROOM])).await;
     assert_eq!(
@@ -207,11 +208,7 @@ async fn leave_echoes_and_tells_the_room_on_every_socket_leave() {
 #[tokio::test]
 async fn room_message_goes_to_the_room_before_the_ack() {
     let h = Harness::new("owner").await;
-    h.connect("alice", "a1").await;
-    h.run("alice", "a1", "roomJoin", json!([ROOM]))
-        .await
-        .unwrap();
-    h.notify.take();
+    h.joined("alice", "a1").await;
 
     let ack = h
         .run(
@@ -239,11 +236,8 @@ async fn room_message_goes_to_the_room_before_the_ack() {
 async fn access_removal_unsubscribes_and_tells_the_user_and_the_room() {
     let h = Harness::new("owner").await;
     h.connect("owner", "o1").await;
-    h.connect("bob", "b1").await;
-    h.connect("bob", "b2").await;
-    h.run("bob", "b1", "roomJoin", json!([ROOM])).await.unwrap();
-    h.run("bob", "b2", "roomJoin", json!([ROOM])).await.unwrap();
-    h.notify.take();
+    h.joined("bob", "b1").await;
+    h.joined("bob", "b2").await;
 
     let out = h
         .sent_by(
@@ -274,12 +268,8 @@ async fn access_removal_unsubscribes_and_tells_the_user_and_the_room() {
 #[tokio::test]
 async fn disconnect_leaves_rooms_and_tells_the_remaining_sockets() {
     let h = Harness::new("owner").await;
-    h.connect("alice", "a1").await;
+    h.joined("alice", "a1").await;
     h.connect("alice", "a2").await;
-    h.run("alice", "a1", "roomJoin", json!([ROOM]))
-        .await
-        .unwrap();
-    h.notify.take();
 
     // a1 goes: it was alice's only socket in the room.
     presence::cleanup(&h.cx("alice", "a1"), "alice", "a1", true).await;
