@@ -4,8 +4,11 @@
 # (socket.io-client v4 and v2) with the memory state, again with the Redis
 # state (plus the two-instance tests of test/cluster.test.mjs), again on a
 # 3-master Redis Cluster, a smoke run of the benchmark, then the web chat in
-# headless Chromium. Installs what it needs (npm packages; redis-server,
-# Debian's chromium if missing).
+# headless Chromium. Also checks the vendored crates against crates.io +
+# vendor/patches/ and the dependency tree against a RustSec advisory
+# database snapshot, when one is there (scripts/audit.sh). Installs what it
+# needs (npm packages; redis-server, Debian's chromium if missing;
+# cargo-audit).
 #
 # CLIENT_TEST_MODES (default "memory redis cluster") picks the client test
 # runs: memory = `npm test`; redis = `npm test` with CHAT_SERVICE_STATE=redis
@@ -41,6 +44,12 @@ client_tests() {
     )
 }
 
+# cargo-audit, when there is an advisory database to use it with
+# (scripts/audit.sh), builds meanwhile: minutes of CPU, once per machine.
+mkdir -p target
+bash scripts/audit.sh install > target/audit-install.log 2>&1 &
+audit_install=$!
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
@@ -64,6 +73,11 @@ cargo test -p engineioxide -p engineioxide-core \
 
 step "cargo build --release"
 cargo build --release --bins --examples
+
+step "security advisories (cargo-audit: Cargo.lock and the vendored crates' releases)"
+wait "$audit_install" || { cat target/audit-install.log; exit 1; }
+cat target/audit-install.log
+bash scripts/audit.sh check
 
 step "client tests (node)"
 if ! command -v node >/dev/null 2>&1; then
