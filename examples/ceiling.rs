@@ -3,8 +3,9 @@
 //! state, no checks, no history: what any server built on socketioxide
 //! can at best do under the same load (see `bench/README.md`).
 //!
-//! It is served like the `chat-service` binary, through the crate's
-//! `transport::legacy` layer (socket.io 2 clients, TCP_NODELAY).
+//! It is served like the `chat-service` binary (`http::serve::serve`,
+//! TCP_NODELAY; socket.io 2 clients through the vendored parser's patch,
+//! vendor/README.md).
 //!
 //! Run: `cargo run --release --example ceiling -- --port 0`
 
@@ -13,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use chat_service::http::serve::serve;
-use chat_service::transport::legacy::LegacyCompat;
+use chat_service::transport::socket_io_http;
 use dashmap::DashMap;
 use serde_json::Value;
 use socketioxide::SocketIo;
@@ -59,7 +60,7 @@ async fn main() -> anyhow::Result<()> {
     println!("ceiling listening on http://{}", listener.local_addr()?);
     serve(
         listener,
-        LegacyCompat::new(svc),
+        socket_io_http(svc),
         Duration::from_secs(10),
         shutdown,
     )

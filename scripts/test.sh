@@ -67,8 +67,8 @@ redis-server --version
 
 step "cargo test"
 cargo test --all-targets
-# The vendored engine.io crates' own tests (vendor/README.md).
-cargo test -p engineioxide -p engineioxide-core \
+# The vendored crates' own tests (vendor/README.md).
+cargo test -p engineioxide -p engineioxide-core -p socketioxide-parser-common \
     --features engineioxide/v3,engineioxide/__test_harness --lib --tests
 
 step "cargo build --release"

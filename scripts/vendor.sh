@@ -26,7 +26,7 @@ crates=(
     "engineioxide-core 0.2.3"
     "engineioxide 0.17.9 benches"
     "socketioxide 0.18.9 benches tests"
-    #"socketioxide-parser-common 0.17.3 benches"
+    "socketioxide-parser-common 0.17.3 benches"
 )
 
 usage() { sed -n '2,12p' "$0" >&2; exit 2; }

@@ -29,7 +29,7 @@ use crate::redis::RedisSettings;
 use crate::service::ChatService;
 use crate::service::hooks::Hooks;
 use crate::state::{MemoryState, RedisState, State};
-use crate::transport::legacy::LegacyCompat;
+use crate::transport::socket_io_http;
 
 /// What the binary serves, and how.
 pub struct ServerSettings {
@@ -325,7 +325,7 @@ where
         .map_response(IntoResponse::into_response)
         .layer(cors(&settings.cors_origin))
         .layer(http::web::ClientBundleLayer)
-        .service(LegacyCompat::new(io_service).with_max_payload(payload_limit));
+        .service(socket_io_http(io_service));
     let closing = service.clone();
     let header_timeout = settings.http.header_timeout;
     let task = tokio::spawn(http::serve::serve(

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use chat_service::http::serve::serve;
-use chat_service::transport::legacy::LegacyCompat;
+use chat_service::transport::socket_io_http;
 use futures::{SinkExt, StreamExt};
 use socketioxide::SocketIo;
 use socketioxide::extract::SocketRef;
@@ -33,7 +33,7 @@ async fn server() -> std::net::SocketAddr {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(serve(
         listener,
-        LegacyCompat::new(svc),
+        socket_io_http(svc),
         Duration::from_secs(10),
         std::future::pending(),
     ));
