@@ -87,7 +87,8 @@ async fn recover_dead_instances(service: &ChatService) -> Result<()> {
     let timeout =
         i64::try_from(service.options().heartbeat_timeout.as_millis()).unwrap_or(i64::MAX);
     let stale_before = now_ms().saturating_sub(timeout);
-    for (instance, last) in state.instances().await? {
+    for known in state.instances().await? {
+        let (instance, last) = (known.id, known.heartbeat);
         if instance == service.instance_id() || last >= stale_before {
             continue;
         }

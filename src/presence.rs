@@ -54,13 +54,14 @@ pub(crate) async fn cleanup(cx: &Ctx<'_>, user: &str, id: &str, run_on_disconnec
     };
     crate::metrics::socket_removed(removed.nconnected, removed.rooms.len());
     let notify = cx.notify;
-    for (room, njoined, userlist_updates) in &removed.rooms {
+    for left in &removed.rooms {
+        let (room, njoined) = (&left.room, left.njoined);
         notify.leave_local(id, room);
-        cx.run_on_leave(id, room, *njoined).await;
+        cx.run_on_leave(id, room, njoined).await;
         notify
-            .room_left_echo(user, Some(id), room, id, *njoined)
+            .room_left_echo(user, Some(id), room, id, njoined)
             .await;
-        if *njoined == 0 && *userlist_updates {
+        if njoined == 0 && left.userlist_updates {
             notify.room_user_left(room, user).await;
         }
     }
@@ -71,7 +72,7 @@ pub(crate) async fn cleanup(cx: &Ctx<'_>, user: &str, id: &str, run_on_disconnec
         let (rooms_removed, joined_sockets) = removed
             .rooms
             .into_iter()
-            .map(|(room, n, _)| (room, n))
+            .map(|left| (left.room, left.njoined))
             .unzip();
         let info = DisconnectInfo {
             id: id.to_string(),

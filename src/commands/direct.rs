@@ -152,11 +152,11 @@ impl Cmd for DirectMessage {
             return Err(ChatServiceError::NotAllowed);
         }
         let sender = (!cx.bypass()).then(|| cx.user().unwrap_or_default());
-        let (access, nconnected) = state.direct_recipient(&self.to, sender).await?;
-        if !access {
+        let recipient = state.direct_recipient(&self.to, sender).await?;
+        if !recipient.access {
             return Err(ChatServiceError::NotAllowed);
         }
-        if nconnected == 0 {
+        if recipient.nconnected == 0 {
             return Err(ChatServiceError::NoUserOnline(self.to));
         }
         let recipient = Target::User {

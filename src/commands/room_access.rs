@@ -11,7 +11,7 @@ use super::{Ctx, args};
 use crate::error::Result;
 use crate::notify::Target;
 use crate::options::Formats;
-use crate::state::{AccessChange, ListOp};
+use crate::state::{AccessChange, ListOp, RoomListName};
 
 /// Notifies an access change, then removes who lost access (5.8).
 async fn finish_access_change(
@@ -29,20 +29,20 @@ async fn finish_access_change(
 
 pub struct RoomAddToList {
     pub room: String,
-    pub list: String,
+    pub list: RoomListName,
     pub names: Vec<String>,
 }
 
 pub struct RoomRemoveFromList {
     pub room: String,
-    pub list: String,
+    pub list: RoomListName,
     pub names: Vec<String>,
 }
 
-fn parse_list_change(a: &[Value]) -> Result<(String, String, Vec<String>)> {
+fn parse_list_change(a: &[Value]) -> Result<(String, RoomListName, Vec<String>)> {
     Ok((
         args::string(a, 0)?,
-        args::string(a, 1)?,
+        args::string(a, 1)?.into(),
         args::strings(a, 2)?,
     ))
 }
@@ -50,7 +50,7 @@ fn parse_list_change(a: &[Value]) -> Result<(String, String, Vec<String>)> {
 async fn change_list(
     cx: &Ctx<'_>,
     room: String,
-    list: String,
+    list: RoomListName,
     names: Vec<String>,
     op: ListOp,
 ) -> Result<Value> {
@@ -63,7 +63,11 @@ async fn change_list(
         ListOp::Add => "roomAccessListAdded",
         ListOp::Remove => "roomAccessListRemoved",
     };
-    let args = [json!(room), json!(list), super::string_array(names)];
+    let args = [
+        json!(room),
+        json!(list.as_str()),
+        super::string_array(names),
+    ];
     finish_access_change(cx, &room, change, event, &args).await;
     Ok(Value::Null)
 }
@@ -116,7 +120,7 @@ impl Cmd for RoomSetWhitelistMode {
 
 pub struct RoomGetAccessList {
     pub room: String,
-    pub list: String,
+    pub list: RoomListName,
 }
 
 impl Cmd for RoomGetAccessList {
@@ -124,7 +128,7 @@ impl Cmd for RoomGetAccessList {
     fn parse(a: &[Value], _: Formats) -> Result<Self> {
         Ok(Self {
             room: args::string(a, 0)?,
-            list: args::string(a, 1)?,
+            list: args::string(a, 1)?.into(),
         })
     }
     async fn apply(self, cx: &Ctx<'_>) -> Result<Value> {

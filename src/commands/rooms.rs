@@ -59,9 +59,9 @@ room_command!(RoomDelete, |cx, room| {
     }
     let removed = cx.state.delete_room(room, cx.actor()).await?;
     metrics::room_deleted();
-    for (user, sockets) in removed {
+    for removed in removed {
         // The channel is being emptied: no `roomUserLeft` here.
-        after_removal(cx, room, &user, &sockets, false).await;
+        after_removal(cx, room, &removed.user, &removed.sockets, false).await;
     }
     Ok(Value::Null)
 });

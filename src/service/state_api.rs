@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::ChatService;
 use super::builder::{RoomInit, UserInit};
 use crate::error::{ChatServiceError, Result};
-use crate::state::{DirectList, RoomConfig, UserConfig, is_valid_name};
+use crate::state::{DirectList, RoomConfig, RoomListName, UserConfig, is_valid_name};
 
 impl ChatService {
     pub async fn add_user(&self, name: &str, init: UserInit) -> Result<()> {
@@ -87,7 +87,8 @@ impl ChatService {
     }
 
     pub async fn room_has_in_list(&self, room: &str, list: &str, item: &str) -> Result<bool> {
-        self.state().room_has_in_list(room, list, item).await
+        let list = RoomListName::parse(list);
+        self.state().room_has_in_list(room, &list, item).await
     }
 
     /// `false` if the room does not exist.

@@ -1,226 +1,71 @@
 //! The state interface: everything the service stores (rooms, their lists
 //! and history, users, their direct lists, sockets and presence, heartbeats,
-//! locks) behind one async trait.
+//! locks) behind one async trait, [`State`].
 //!
 //! Operations are shaped after commands, not after fields: each one checks
 //! what the command must check and changes what it must change in a single
 //! call, so a shared store can run it atomically in one round trip.
+//!
+//! # Durable data and presence
+//!
+//! What a store holds is of two kinds. Durable data must survive a restart:
+//! rooms (owner, lists, modes, settings), their history with its ids and
+//! the users' seen times, users (direct lists and mode). Presence must not:
+//! sockets, userlists, heartbeats, instances, locks; after a restart nobody
+//! is joined anywhere.
+//!
+//! `State` stays the one seam the commands call, across both kinds, rather
+//! than a durable trait and a presence trait called one after the other:
+//! many commands check one kind and change the other (a join checks the
+//! room's access lists and enters its userlist; a message checks the
+//! userlist and appends to the history; a blacklist addition changes a
+//! list and reads who is present to remove them). A shared store such as
+//! Redis must do each of those atomically in one round trip; two traits
+//! would make two round trips with a race between them (a user joining
+//! between the access check and the userlist change).
+//!
+//! The split lives inside the implementations instead. The memory engine
+//! (`memory/`) keeps its durable records and its presence in separate
+//! types, and hands every durable change, as a typed [`Change`], to an
+//! optional [`DurableStore`], which also gives its data back at start: a
+//! store that persists (such as an embedded database) implements only that
+//! trait, and `MemoryState` stays the engine that checks, changes and
+//! answers. The Redis state keeps both kinds in Redis (`redis/`).
+//!
+//! # The rules
+//!
+//! The access rules (protocol.md 4.2-4.5) are written once for in-process
+//! stores, as pure functions in `access.rs`; the Redis state's Lua scripts
+//! keep their own copy, where the check must run inside the script. The
+//! conformance suite (`conformance/`, also behind the `conformance`
+//! feature for implementations outside this crate) holds every
+//! implementation to the same cases.
 
+mod access;
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
+mod durable;
+mod lists;
 mod memory;
+mod messages;
 mod redis;
-#[cfg(test)]
-mod tests;
-
-use std::sync::Arc;
+mod types;
 
 use async_trait::async_trait;
 use indexmap::IndexMap;
-use serde_json::value::RawValue;
-use serde_json::{Map, Value};
 
 use crate::error::{ChatServiceError, Result};
-use crate::options::ServiceOptions;
 
+pub use durable::{Ack, Change, DurableStore, SeenAt, Snapshot, StoredRoom, StoredUser};
+pub use lists::{DirectList, ListOp, RoomList, RoomListName};
 pub use memory::MemoryState;
+pub use messages::{FeedMessage, Message, MessageFeed, NewMessage, Published, message_id};
 pub use redis::RedisState;
-
-/// The state of a room as `addRoom` gives it (protocol.md 4.1).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct RoomConfig {
-    pub owner: Option<String>,
-    pub whitelist_only: bool,
-    pub whitelist: Vec<String>,
-    pub blacklist: Vec<String>,
-    pub adminlist: Vec<String>,
-    pub history_max_size: usize,
-    pub enable_access_lists_updates: bool,
-    pub enable_userlist_updates: bool,
-}
-
-impl RoomConfig {
-    /// The settings of a room created without explicit ones.
-    pub fn defaults(options: &ServiceOptions) -> Self {
-        Self {
-            history_max_size: options.history_max_size,
-            enable_access_lists_updates: options.enable_access_lists_updates,
-            enable_userlist_updates: options.enable_userlist_updates,
-            ..Self::default()
-        }
-    }
-}
-
-/// The direct-messaging state of a user, as `addUser` gives it.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct UserConfig {
-    pub whitelist: Vec<String>,
-    pub blacklist: Vec<String>,
-    pub whitelist_only: bool,
-}
-
-/// A room list name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RoomList {
-    Adminlist,
-    Whitelist,
-    Blacklist,
-    Userlist,
-}
-
-impl RoomList {
-    pub fn parse(name: &str) -> Result<Self> {
-        match name {
-            "adminlist" => Ok(Self::Adminlist),
-            "whitelist" => Ok(Self::Whitelist),
-            "blacklist" => Ok(Self::Blacklist),
-            "userlist" => Ok(Self::Userlist),
-            _ => Err(ChatServiceError::NoList(name.to_string())),
-        }
-    }
-}
-
-/// A direct-messaging list name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DirectList {
-    Whitelist,
-    Blacklist,
-}
-
-impl DirectList {
-    pub fn parse(name: &str) -> Result<Self> {
-        match name {
-            "whitelist" => Ok(Self::Whitelist),
-            "blacklist" => Ok(Self::Blacklist),
-            _ => Err(ChatServiceError::NoList(name.to_string())),
-        }
-    }
-}
-
-/// Who acts on a room, and whether permission checks are bypassed.
-#[derive(Debug, Clone, Copy)]
-pub struct Actor<'a> {
-    pub user: Option<&'a str>,
-    pub bypass: bool,
-}
-
-/// Which presence a room read requires (protocol.md 4.3).
-#[derive(Debug, Clone, Copy)]
-pub enum Presence<'a> {
-    /// No check (`bypassPermissions`).
-    Any,
-    /// The user must be in the userlist.
-    Member(Option<&'a str>),
-    /// The user must be in the userlist or an admin.
-    MemberOrAdmin(Option<&'a str>),
-}
-
-/// Add to or remove from a list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ListOp {
-    Add,
-    Remove,
-}
-
-/// A stored, processed room message (with `author`, `timestamp`, `id`).
-pub type Message = Arc<Value>;
-
-/// What a successful access change leaves to notify.
-#[derive(Debug, Clone, Default)]
-pub struct AccessChange {
-    /// Present users who lost access and must be removed (4.5).
-    pub removed_users: Vec<String>,
-    /// The room's `enableAccessListsUpdates`.
-    pub access_lists_updates: bool,
-}
-
-/// Result of adding a socket to a room.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Joined {
-    /// The user's sockets joined to the room, this one included.
-    pub njoined: usize,
-    /// The socket was joined before the call.
-    pub already: bool,
-    /// The room's `enableUserlistUpdates`.
-    pub userlist_updates: bool,
-}
-
-/// Result of removing a socket from a room.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Left {
-    /// The user's sockets still joined to the room.
-    pub njoined: usize,
-    /// The socket was joined before the call.
-    pub was_joined: bool,
-    /// The room's `enableUserlistUpdates`.
-    pub userlist_updates: bool,
-}
-
-/// The rooms a disconnected socket leaves.
-#[derive(Debug, Clone, Default)]
-pub struct SocketRemoved {
-    /// Each room the socket was joined to, with the user's remaining joined
-    /// sockets there and the room's `enableUserlistUpdates` (`false` if the
-    /// room is gone).
-    pub rooms: Vec<(String, usize, bool)>,
-    /// The user's sockets left.
-    pub nconnected: usize,
-}
-
-/// A user's sockets joined to a room, as removed from it.
-#[derive(Debug, Clone, Default)]
-pub struct UserRemoved {
-    pub sockets: Vec<String>,
-    pub userlist_updates: bool,
-}
-
-/// `roomHistoryInfo`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HistoryInfo {
-    pub history_size: usize,
-    pub history_max_size: usize,
-    pub last_message_id: u64,
-}
-
-/// `roomNotificationsInfo`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NotificationsInfo {
-    pub enable_userlist_updates: bool,
-    pub enable_access_lists_updates: bool,
-}
-
-/// `roomUserSeen`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct UserSeen {
-    pub joined: bool,
-    pub timestamp: Option<i64>,
-}
-
-/// A socket the state records, with its user.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SocketEntry {
-    pub id: String,
-    pub user: String,
-}
-
-/// What a heartbeat write found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HeartbeatWrite {
-    /// Written; the instance was known.
-    Known,
-    /// Written; the instance was not known (its first heartbeat, or the
-    /// state forgot it).
-    Unknown,
-    /// Not written: another instance is recovering this one.
-    BeingRecovered,
-}
-
-/// A held (user, room) lock; dropping it releases the lock.
-pub struct LockGuard(#[allow(dead_code)] Box<dyn Send + Sync>);
-
-impl LockGuard {
-    pub fn new(inner: impl Send + Sync + 'static) -> Self {
-        Self(Box::new(inner))
-    }
-}
+pub use types::{
+    AccessChange, Actor, HeartbeatWrite, HistoryInfo, Instance, Joined, Left, LeftRoom, LockGuard,
+    NotificationsInfo, Presence, Recipient, RemovedUser, RoomConfig, SocketEntry, SocketRemoved,
+    UserConfig, UserRemoved, UserSeen,
+};
 
 /// Milliseconds since the Unix epoch, as JS `Date.now()`.
 pub fn now_ms() -> i64 {
@@ -239,53 +84,6 @@ pub fn is_valid_name(name: &str) -> bool {
             .any(|c| c <= '\u{1f}' || c == '\u{7f}' || matches!(c, ':' | '{' | '}'))
 }
 
-/// The id the state gave a stored message.
-pub fn message_id(message: &Value) -> u64 {
-    message.get("id").and_then(Value::as_u64).unwrap_or(0)
-}
-
-/// A room message as the state stored it, on its way to every instance's
-/// sockets.
-#[derive(Debug, Clone)]
-pub struct Published {
-    pub room: String,
-    pub message: FeedMessage,
-}
-
-/// A message on the feed: the stored value (memory state), or the stored
-/// JSON text (Redis state), which goes to the sockets as it is instead of
-/// being parsed and written again for every message.
-#[derive(Debug, Clone)]
-pub enum FeedMessage {
-    Stored(Message),
-    Json { text: Box<RawValue>, id: u64 },
-}
-
-impl FeedMessage {
-    pub fn id(&self) -> u64 {
-        match self {
-            FeedMessage::Stored(message) => message_id(message),
-            FeedMessage::Json { id, .. } => *id,
-        }
-    }
-}
-
-/// The room messages a state stores, each room's in id order: the one path
-/// by which every instance delivers room messages to its sockets, so that
-/// a member receives a room's messages in the order of their ids whichever
-/// instance (or concurrent command) appended them.
-pub type MessageFeed = futures::stream::BoxStream<'static, Published>;
-
-/// Room message settings the caller supplies to `room_add_message`.
-pub struct NewMessage<'a> {
-    pub author: Option<&'a str>,
-    /// `false` with `bypassPermissions`.
-    pub require_member: bool,
-    /// The client's fields, `id`/`timestamp` already stripped, `author` set.
-    pub fields: Map<String, Value>,
-    pub timestamp: i64,
-}
-
 /// Everything the service stores. See the module doc for the shape of the
 /// operations; each returns the protocol error its command expects.
 #[async_trait]
@@ -293,20 +91,20 @@ pub trait State: Send + Sync + 'static {
     // ---- rooms ----
     /// `roomExists` if present.
     async fn add_room(&self, name: &str, config: RoomConfig) -> Result<()>;
-    /// Removes a room (owner check unless `actor.bypass`; `notAllowed`,
-    /// `noRoom`), returning each present user's sockets that were joined.
-    async fn delete_room(&self, name: &str, actor: Actor<'_>)
-    -> Result<Vec<(String, Vec<String>)>>;
+    /// Removes a room (`noRoom`, then the owner check unless
+    /// `actor.bypass`: `notAllowed`), returning each present user's
+    /// sockets that were joined.
+    async fn delete_room(&self, name: &str, actor: Actor<'_>) -> Result<Vec<RemovedUser>>;
     async fn has_room(&self, name: &str) -> Result<bool>;
     /// Access check of 4.2 (`noRoom` if missing).
     async fn room_access(&self, room: &str, user: &str) -> Result<bool>;
     /// `noRoom`, then `noList`.
-    async fn room_has_in_list(&self, room: &str, list: &str, item: &str) -> Result<bool>;
+    async fn room_has_in_list(&self, room: &str, list: &RoomListName, item: &str) -> Result<bool>;
     /// `noRoom`, presence, then `noList`.
     async fn room_get_list(
         &self,
         room: &str,
-        list: &str,
+        list: &RoomListName,
         presence: Presence<'_>,
     ) -> Result<Vec<String>>;
     async fn room_owner(&self, room: &str, presence: Presence<'_>) -> Result<Option<String>>;
@@ -338,18 +136,21 @@ pub trait State: Send + Sync + 'static {
         limit: usize,
         presence: Presence<'_>,
     ) -> Result<Vec<Message>>;
-    /// Appends a message: next id, trims the history; returns it processed.
-    /// Appends a message and publishes it on the message feed.
+    /// Appends a message (`noRoom`, then presence unless not required):
+    /// next id, trims the history, publishes it on the message feed;
+    /// returns it processed.
     async fn room_add_message(&self, room: &str, message: NewMessage<'_>) -> Result<Message>;
     /// The feed of every room message appended from now on, by any
     /// instance. A service takes it once, at start.
     async fn message_feed(&self) -> Result<MessageFeed>;
-    /// List change with the permission checks of 4.4 and the removals of 4.5.
+    /// List change with the permission checks of 4.4 (`noRoom`, the
+    /// permissions, then `noList`, then the size limit) and the removals of
+    /// 4.5.
     async fn room_change_list(
         &self,
         room: &str,
         actor: Actor<'_>,
-        list: &str,
+        list: &RoomListName,
         names: &[String],
         op: ListOp,
         limit: usize,
@@ -404,11 +205,7 @@ pub trait State: Send + Sync + 'static {
     /// What `directMessage` checks of its recipient, in one call: whether
     /// `sender` may write to them (always, without a sender: bypass), and
     /// how many sockets they have. `noUser` if unknown.
-    async fn direct_recipient(
-        &self,
-        recipient: &str,
-        sender: Option<&str>,
-    ) -> Result<(bool, usize)>;
+    async fn direct_recipient(&self, recipient: &str, sender: Option<&str>) -> Result<Recipient>;
     /// The user's number of sockets (all instances); `noUser` if unknown.
     async fn user_nconnected(&self, user: &str) -> Result<usize>;
     /// Every socket of the user with its joined rooms.
@@ -441,7 +238,7 @@ pub trait State: Send + Sync + 'static {
     async fn set_heartbeat(&self, instance: &str, now: i64) -> Result<HeartbeatWrite>;
     async fn heartbeat(&self, instance: &str) -> Result<Option<i64>>;
     /// Every instance with a heartbeat, and its last one.
-    async fn instances(&self) -> Result<Vec<(String, i64)>>;
+    async fn instances(&self) -> Result<Vec<Instance>>;
     /// Takes the right to recover `instance`, if its heartbeat is older than
     /// `stale_before` and no one else holds it (for `ttl`, or until the guard
     /// is dropped); while it is held the instance cannot write heartbeats.

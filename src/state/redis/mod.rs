@@ -166,13 +166,6 @@ fn actor_args(actor: Actor<'_>) -> [String; 3] {
     ]
 }
 
-fn direct_list_name(list: DirectList) -> &'static str {
-    match list {
-        DirectList::Whitelist => "whitelist",
-        DirectList::Blacklist => "blacklist",
-    }
-}
-
 fn parse_messages(stored: Vec<String>) -> Result<Vec<Message>> {
     stored
         .iter()
@@ -404,11 +397,7 @@ impl State for RedisState {
         Ok(())
     }
 
-    async fn delete_room(
-        &self,
-        name: &str,
-        actor: Actor<'_>,
-    ) -> Result<Vec<(String, Vec<String>)>> {
+    async fn delete_room(&self, name: &str, actor: Actor<'_>) -> Result<Vec<RemovedUser>> {
         let mut reply = self
             .room_call(&SCRIPTS.room_delete, name, actor_args(actor).to_vec(), "")
             .await?;
@@ -429,10 +418,13 @@ impl State for RedisState {
         for ((user, sockets), mirror) in joined.into_iter().zip(mirrors) {
             match mirror {
                 Ok(Mirrored::NoUser) => {}
-                Ok(listed) => removed.push((user, union(sockets, listed.sockets()))),
+                Ok(listed) => removed.push(RemovedUser {
+                    user,
+                    sockets: union(sockets, listed.sockets()),
+                }),
                 Err(error) => {
                     tracing::warn!(%error, %user, room = %name, "room deleted, user's sockets not updated");
-                    removed.push((user, sockets));
+                    removed.push(RemovedUser { user, sockets });
                 }
             }
         }
@@ -454,7 +446,8 @@ impl State for RedisState {
             .flag()
     }
 
-    async fn room_has_in_list(&self, room: &str, list: &str, item: &str) -> Result<bool> {
+    async fn room_has_in_list(&self, room: &str, list: &RoomListName, item: &str) -> Result<bool> {
+        let list = list.as_str();
         self.room_read(room, Presence::Any, "inlist", &[list, item], list)
             .await?
             .flag()
@@ -463,9 +456,10 @@ impl State for RedisState {
     async fn room_get_list(
         &self,
         room: &str,
-        list: &str,
+        list: &RoomListName,
         presence: Presence<'_>,
     ) -> Result<Vec<String>> {
+        let list = list.as_str();
         self.room_read(room, presence, "list", &[list], list)
             .await?
             .rest()
@@ -593,11 +587,12 @@ impl State for RedisState {
         &self,
         room: &str,
         actor: Actor<'_>,
-        list: &str,
+        list: &RoomListName,
         names: &[String],
         op: ListOp,
         limit: usize,
     ) -> Result<AccessChange> {
+        let list = list.as_str();
         let mut args = actor_args(actor).to_vec();
         args.push(list.to_string());
         args.push(match op {
@@ -820,7 +815,7 @@ impl State for RedisState {
         op: ListOp,
         limit: usize,
     ) -> Result<()> {
-        let list = direct_list_name(list);
+        let list = list.as_str();
         let limit = limit.to_string();
         let op = match op {
             ListOp::Add => "add",
@@ -834,12 +829,12 @@ impl State for RedisState {
     }
 
     async fn direct_get_list(&self, user: &str, list: DirectList) -> Result<Vec<String>> {
-        let list = direct_list_name(list);
+        let list = list.as_str();
         self.user_read(user, &["list", list], list).await?.rest()
     }
 
     async fn direct_has_in_list(&self, user: &str, list: DirectList, item: &str) -> Result<bool> {
-        let list = direct_list_name(list);
+        let list = list.as_str();
         self.user_read(user, &["inlist", list, item], list)
             .await?
             .flag()
@@ -862,16 +857,15 @@ impl State for RedisState {
             .flag()
     }
 
-    async fn direct_recipient(
-        &self,
-        recipient: &str,
-        sender: Option<&str>,
-    ) -> Result<(bool, usize)> {
+    async fn direct_recipient(&self, recipient: &str, sender: Option<&str>) -> Result<Recipient> {
         let (bypass, sender) = (flag(sender.is_none()), sender.unwrap_or_default());
         let mut reply = self
             .user_read(recipient, &["recipient", &bypass, sender], "")
             .await?;
-        Ok((reply.flag()?, reply.count()?))
+        Ok(Recipient {
+            access: reply.flag()?,
+            nconnected: reply.count()?,
+        })
     }
 
     async fn user_nconnected(&self, user: &str) -> Result<usize> {
@@ -943,10 +937,19 @@ impl State for RedisState {
                     Ok(mut reply) => {
                         let _was_joined = reply.flag()?;
                         let njoined = reply.count()?;
-                        Ok((room, njoined, reply.flag()?))
+                        let userlist_updates = reply.flag()?;
+                        Ok(LeftRoom {
+                            room,
+                            njoined,
+                            userlist_updates,
+                        })
                     }
                     // Gone with its room: what the user's record still says.
-                    Err(Refused(code)) if code == "noRoom" => Ok((room, listed, false)),
+                    Err(Refused(code)) if code == "noRoom" => Ok(LeftRoom {
+                        room,
+                        njoined: listed,
+                        userlist_updates: false,
+                    }),
                     Err(refused) => Err(refusal(refused, &room, "")),
                 }
             }
@@ -1010,7 +1013,7 @@ impl State for RedisState {
             .map_err(redis_failure)
     }
 
-    async fn instances(&self) -> Result<Vec<(String, i64)>> {
+    async fn instances(&self) -> Result<Vec<Instance>> {
         let ids: Vec<String> = self
             .connected()?
             .smembers(self.keys.instances())
@@ -1020,8 +1023,8 @@ impl State for RedisState {
         let beats = join_all(ids.iter().map(|id| self.heartbeat(id))).await;
         let mut instances = Vec::with_capacity(ids.len());
         for (id, beat) in ids.into_iter().zip(beats) {
-            if let Some(beat) = beat? {
-                instances.push((id, beat));
+            if let Some(heartbeat) = beat? {
+                instances.push(Instance { id, heartbeat });
             }
         }
         Ok(instances)

@@ -116,7 +116,7 @@ async fn fresh() -> RedisState {
 mod conformance {
     use super::*;
 
-    crate::state::tests::state_conformance!(|| async { Arc::new(fresh().await) as Arc<dyn State> });
+    crate::state_conformance!(|| async { Arc::new(fresh().await) as Arc<dyn State> });
 }
 
 async fn post(state: &RedisState, room: &str, fields: Map<String, Json>) -> Message {
@@ -446,7 +446,7 @@ async fn delete_room_waits_for_a_join_in_progress() {
         .unwrap();
     drop(held);
     let removed = deleting.await.unwrap().unwrap();
-    assert_eq!(removed, vec![("u".to_string(), vec!["s1".to_string()])]);
+    assert_eq!(removed, vec![removed_user("u", "s1")]);
     assert!(state.user_sockets("u").await.unwrap()["s1"].is_empty());
 }
 
@@ -460,8 +460,15 @@ async fn delete_room_does_not_wait_long_for_a_held_lock() {
     let started = Instant::now();
     let removed = state.delete_room("r", BYPASS).await.unwrap();
     assert!(started.elapsed() < Duration::from_secs(3));
-    assert_eq!(removed, vec![("u".to_string(), vec!["s1".to_string()])]);
+    assert_eq!(removed, vec![removed_user("u", "s1")]);
     assert!(state.user_sockets("u").await.unwrap()["s1"].is_empty());
+}
+
+fn removed_user(user: &str, socket: &str) -> RemovedUser {
+    RemovedUser {
+        user: user.to_string(),
+        sockets: vec![socket.to_string()],
+    }
 }
 
 const BYPASS: Actor<'static> = Actor {

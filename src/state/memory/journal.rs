@@ -1,0 +1,78 @@
+//! The memory engine's side of its durable store: durable changes are
+//! recorded under the lock of their room or user (in order) and their
+//! commits awaited once that lock is released (no `std` lock held across
+//! an await). Without a store nothing is built or awaited: `record` is
+//! one branch, and its change is made by a closure that never runs.
+
+use std::sync::Arc;
+
+use crate::error::Result;
+use crate::state::durable::{Ack, Change, DurableStore};
+
+/// The store, if the engine has one.
+#[derive(Clone, Default)]
+pub(crate) struct Journal(Option<Arc<dyn DurableStore>>);
+
+impl Journal {
+    pub(crate) fn new(store: Arc<dyn DurableStore>) -> Self {
+        Self(Some(store))
+    }
+
+    pub(crate) fn store(&self) -> Option<&Arc<dyn DurableStore>> {
+        self.0.as_ref()
+    }
+
+    /// A recorder for one operation.
+    pub(crate) fn recorder(&self) -> Recorder<'_> {
+        Recorder {
+            journal: self,
+            acks: Vec::new(),
+        }
+    }
+}
+
+/// The durable changes of one operation: handed to the store as they are
+/// made, their commits awaited at the end.
+#[must_use = "the commits must be awaited before the command answers"]
+pub(crate) struct Recorder<'a> {
+    journal: &'a Journal,
+    /// Empty without a store: a `Vec` allocates on its first push only.
+    acks: Vec<Ack>,
+}
+
+impl Recorder<'_> {
+    /// Hands the change `make` builds to the store, if there is one. Call
+    /// it under the lock of the room or user the change is about.
+    #[inline]
+    pub(crate) fn record(&mut self, make: impl FnOnce() -> Change) {
+        if let Some(store) = &self.journal.0 {
+            self.acks.push(store.record(make()));
+        }
+    }
+
+    /// Waits until the store committed every change recorded; the first
+    /// error. Call it with no lock held.
+    pub(crate) async fn committed(self) -> Result<()> {
+        let mut result = Ok(());
+        for ack in self.acks {
+            let committed = ack.committed().await;
+            if result.is_ok() {
+                result = committed;
+            }
+        }
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn without_a_store_no_change_is_built() {
+        let journal = Journal::default();
+        let mut rec = journal.recorder();
+        rec.record(|| panic!("a change built without a store"));
+        rec.committed().await.unwrap();
+    }
+}

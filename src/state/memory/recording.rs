@@ -1,0 +1,216 @@
+//! A test store that records every change it is handed and folds them into
+//! the snapshot it gives back: a reference for what each [`Change`] means,
+//! written apart from the engine so that a replay checks the engine's
+//! records rather than repeating its code.
+
+use std::sync::Mutex;
+
+use crate::error::Result;
+use crate::state::durable::{Ack, Change, DurableStore, SeenAt, Snapshot, StoredRoom, StoredUser};
+use crate::state::{DirectList, ListOp, RoomList, message_id};
+
+/// Records changes and folds each into its snapshot as it comes, so that
+/// a change the store cannot apply (of a room it does not hold, a message
+/// id out of turn) fails the test that made it.
+#[derive(Default)]
+pub(crate) struct RecordingStore {
+    held: Mutex<Held>,
+    /// Acks that resolve later (after a yield), as a store committing on
+    /// another task would.
+    deferred: bool,
+}
+
+#[derive(Default)]
+struct Held {
+    changes: Vec<Change>,
+    snapshot: Snapshot,
+}
+
+impl RecordingStore {
+    pub(crate) fn new() -> Self {
+        Self::default()
+    }
+
+    /// Acks each change only after a yield to the scheduler.
+    pub(crate) fn deferred() -> Self {
+        Self {
+            deferred: true,
+            ..Self::default()
+        }
+    }
+
+    /// A store that holds `snapshot` already.
+    pub(crate) fn holding(snapshot: Snapshot) -> Self {
+        let held = Held {
+            changes: Vec::new(),
+            snapshot,
+        };
+        Self {
+            held: Mutex::new(held),
+            ..Self::default()
+        }
+    }
+
+    pub(crate) fn changes(&self) -> Vec<Change> {
+        self.held.lock().unwrap().changes.clone()
+    }
+
+    /// What the store holds: its start with every change applied, in order,
+    /// rooms and users by name.
+    pub(crate) fn snapshot(&self) -> Snapshot {
+        let mut snapshot = self.held.lock().unwrap().snapshot.clone();
+        snapshot.rooms.sort_by(|a, b| a.name.cmp(&b.name));
+        snapshot.users.sort_by(|a, b| a.name.cmp(&b.name));
+        snapshot
+    }
+}
+
+#[async_trait::async_trait]
+impl DurableStore for RecordingStore {
+    async fn load(&self) -> Result<Snapshot> {
+        Ok(self.snapshot())
+    }
+
+    fn record(&self, change: Change) -> Ack {
+        let mut held = self.held.lock().unwrap();
+        held.changes.push(change.clone());
+        apply(&mut held.snapshot, change);
+        if self.deferred {
+            Ack::Pending(Box::pin(async {
+                tokio::task::yield_now().await;
+                Ok(())
+            }))
+        } else {
+            Ack::Done
+        }
+    }
+}
+
+fn room<'a>(snapshot: &'a mut Snapshot, name: &str) -> &'a mut StoredRoom {
+    snapshot
+        .rooms
+        .iter_mut()
+        .find(|r| r.name == name)
+        .unwrap_or_else(|| panic!("a change of room {name}, which the store does not hold"))
+}
+
+fn user<'a>(snapshot: &'a mut Snapshot, name: &str) -> &'a mut StoredUser {
+    snapshot
+        .users
+        .iter_mut()
+        .find(|u| u.name == name)
+        .unwrap_or_else(|| panic!("a change of user {name}, which the store does not hold"))
+}
+
+/// A list as a set in insertion order.
+fn change_set(set: &mut Vec<String>, names: Vec<String>, op: ListOp) {
+    for name in names {
+        match op {
+            ListOp::Add if !set.contains(&name) => set.push(name),
+            ListOp::Add => {}
+            ListOp::Remove => set.retain(|n| *n != name),
+        }
+    }
+}
+
+fn apply(snapshot: &mut Snapshot, change: Change) {
+    match change {
+        Change::RoomAdded { room, config } => {
+            assert!(
+                snapshot.rooms.iter().all(|r| r.name != room),
+                "{room} twice"
+            );
+            snapshot.rooms.push(StoredRoom {
+                name: room,
+                config,
+                ..StoredRoom::default()
+            });
+        }
+        Change::RoomDeleted { room } => {
+            let before = snapshot.rooms.len();
+            snapshot.rooms.retain(|r| r.name != room);
+            assert_eq!(snapshot.rooms.len(), before - 1, "{room} deleted, not held");
+        }
+        Change::ListChanged {
+            room: name,
+            list,
+            names,
+            op,
+        } => {
+            let config = &mut room(snapshot, &name).config;
+            let set = match list {
+                RoomList::Adminlist => &mut config.adminlist,
+                RoomList::Whitelist => &mut config.whitelist,
+                RoomList::Blacklist => &mut config.blacklist,
+                RoomList::Userlist => panic!("the userlist is not durable"),
+            };
+            change_set(set, names, op);
+        }
+        Change::WhitelistOnlySet { room: name, on } => {
+            room(snapshot, &name).config.whitelist_only = on;
+        }
+        Change::OwnerSet { room: name, owner } => {
+            room(snapshot, &name).config.owner = Some(owner);
+        }
+        Change::HistoryMaxSizeSet { room: name, size } => {
+            let room = room(snapshot, &name);
+            room.config.history_max_size = size;
+            room.history.truncate(size);
+        }
+        Change::AccessListsUpdatesSet { room: name, on } => {
+            room(snapshot, &name).config.enable_access_lists_updates = on;
+        }
+        Change::UserlistUpdatesSet { room: name, on } => {
+            room(snapshot, &name).config.enable_userlist_updates = on;
+        }
+        Change::Seen {
+            room: name,
+            user,
+            at,
+        } => {
+            let room = room(snapshot, &name);
+            room.seen.retain(|s| s.user != user);
+            room.seen.push(SeenAt { user, at });
+            room.seen.sort();
+        }
+        Change::MessageAppended {
+            room: name,
+            message,
+        } => {
+            let room = room(snapshot, &name);
+            let id = message_id(&message);
+            assert_eq!(id, room.last_message_id + 1, "ids follow each other");
+            room.last_message_id = id;
+            room.history.insert(0, message);
+            room.history.truncate(room.config.history_max_size);
+        }
+        Change::UserAdded { user, config } => {
+            assert!(
+                snapshot.users.iter().all(|u| u.name != user),
+                "{user} twice"
+            );
+            snapshot.users.push(StoredUser { name: user, config });
+        }
+        Change::UserDeleted { user } => {
+            let before = snapshot.users.len();
+            snapshot.users.retain(|u| u.name != user);
+            assert_eq!(snapshot.users.len(), before - 1, "{user} deleted, not held");
+        }
+        Change::DirectListChanged {
+            user: name,
+            list,
+            names,
+            op,
+        } => {
+            let config = &mut user(snapshot, &name).config;
+            let set = match list {
+                DirectList::Whitelist => &mut config.whitelist,
+                DirectList::Blacklist => &mut config.blacklist,
+            };
+            change_set(set, names, op);
+        }
+        Change::DirectWhitelistOnlySet { user: name, on } => {
+            user(snapshot, &name).config.whitelist_only = on;
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! The durable part of a user in the memory engine: the direct-messaging
+//! lists and mode. Their sockets live beside it (`presence.rs`), under the
+//! same lock.
+
+use indexmap::IndexSet;
+
+use crate::error::Result;
+use crate::state::access::{self, DirectAcl};
+use crate::state::durable::StoredUser;
+use crate::state::{DirectList, ListOp, UserConfig};
+
+#[derive(Default)]
+pub(crate) struct UserData {
+    whitelist: IndexSet<String>,
+    blacklist: IndexSet<String>,
+    pub(crate) whitelist_only: bool,
+}
+
+impl DirectAcl for UserData {
+    fn whitelist_only(&self) -> bool {
+        self.whitelist_only
+    }
+
+    fn in_list(&self, list: DirectList, name: &str) -> bool {
+        self.list(list).contains(name)
+    }
+}
+
+impl UserData {
+    pub(crate) fn new(config: UserConfig) -> Self {
+        Self {
+            whitelist: config.whitelist.into_iter().collect(),
+            blacklist: config.blacklist.into_iter().collect(),
+            whitelist_only: config.whitelist_only,
+        }
+    }
+
+    /// The user as a store keeps it.
+    #[cfg(test)]
+    pub(crate) fn stored(&self, name: &str) -> StoredUser {
+        StoredUser {
+            name: name.to_string(),
+            config: UserConfig {
+                whitelist: self.whitelist.iter().cloned().collect(),
+                blacklist: self.blacklist.iter().cloned().collect(),
+                whitelist_only: self.whitelist_only,
+            },
+        }
+    }
+
+    pub(crate) fn restored(stored: StoredUser) -> Self {
+        Self::new(stored.config)
+    }
+
+    pub(crate) fn list(&self, list: DirectList) -> &IndexSet<String> {
+        match list {
+            DirectList::Whitelist => &self.whitelist,
+            DirectList::Blacklist => &self.blacklist,
+        }
+    }
+
+    /// Adds (within `limit`) or removes names.
+    pub(crate) fn change_list(
+        &mut self,
+        list: DirectList,
+        names: &[String],
+        op: ListOp,
+        limit: usize,
+    ) -> Result<()> {
+        let set = match list {
+            DirectList::Whitelist => &mut self.whitelist,
+            DirectList::Blacklist => &mut self.blacklist,
+        };
+        match op {
+            ListOp::Add => {
+                access::check_list_limit(set.len(), names, limit, list.as_str())?;
+                set.extend(names.iter().cloned());
+            }
+            ListOp::Remove => {
+                for name in names {
+                    set.shift_remove(name);
+                }
+            }
+        }
+        Ok(())
+    }
+}
