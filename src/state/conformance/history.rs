@@ -1,8 +1,7 @@
-//! Conformance cases: room messages and history (8), and the message feed.
+//! Conformance cases of room messages: ids, the history (8), the message
+//! feed.
 
 use super::helpers::*;
-
-// ---- history (8) ----
 
 pub async fn message_ids_start_at_one_and_message_is_processed(state: StateRef) {
     state.add_room("r", owned("o", &[])).await.unwrap();

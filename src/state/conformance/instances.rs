@@ -1,8 +1,7 @@
-//! Conformance cases: sockets, instances, heartbeats, recovery claims, and the (user, room) locks (14.4).
+//! Conformance cases of sockets, instances, heartbeats, recovery claims,
+//! and the (user, room) locks (14.4).
 
 use super::helpers::*;
-
-// ---- sockets and instances ----
 
 pub async fn add_socket_counts_and_creates_user(state: StateRef) {
     assert_eq!(state.add_socket("u", "s1", "i1").await.unwrap(), 1);

@@ -1,8 +1,7 @@
-//! Conformance cases: access lists: who may change them (4.4), and who a list or mode change removes (4.5).
+//! Conformance cases of the access lists: who may change them (4.4), and
+//! who a list or mode change removes (4.5).
 
 use super::helpers::*;
-
-// ---- list changes (4.4) ----
 
 pub async fn list_change_userlist_is_never_allowed(state: StateRef) {
     state.add_room("r", owned("o", &["a"])).await.unwrap();

@@ -1,8 +1,7 @@
-//! Conformance cases: room reads: their presence checks (4.3) and error order, and the room settings.
+//! Conformance cases of room reads: the presence they require (4.3), their
+//! error order; and the room settings.
 
 use super::helpers::*;
-
-// ---- presence for reads (4.3) ----
 
 pub async fn room_reads_check_room_then_presence_then_list(state: StateRef) {
     let member = Presence::Member(Some("u"));

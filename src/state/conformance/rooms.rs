@@ -1,8 +1,7 @@
-//! Conformance cases: rooms: creation, deletion, access (4.2), joining and leaving.
+//! Conformance cases of rooms: creation and deletion, access (4.2),
+//! joining and leaving.
 
 use super::helpers::*;
-
-// ---- rooms ----
 
 pub async fn add_room_then_has_room_and_room_exists(state: StateRef) {
     assert!(!state.has_room("r").await.unwrap());

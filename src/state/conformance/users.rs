@@ -1,8 +1,6 @@
-//! Conformance cases: users and their direct lists and mode (13).
+//! Conformance cases of users: records, direct lists and mode (13).
 
 use super::helpers::*;
-
-// ---- users ----
 
 pub async fn add_user_has_user_delete_user(state: StateRef) {
     assert!(!state.has_user("u").await.unwrap());

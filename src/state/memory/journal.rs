@@ -18,10 +18,6 @@ impl Journal {
         Self(Some(store))
     }
 
-    pub(crate) fn store(&self) -> Option<&Arc<dyn DurableStore>> {
-        self.0.as_ref()
-    }
-
     /// A recorder for one operation.
     pub(crate) fn recorder(&self) -> Recorder<'_> {
         Recorder {

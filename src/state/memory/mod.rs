@@ -17,13 +17,12 @@
 //!
 //! Locks are `std` mutexes, never held across an await. When an operation
 //! needs a room and a user, the room is locked first. A room or user is
-//! removed from its map under its own mutex, after it is marked deleted:
-//! an operation that found it before answers `noRoom`/`noUser` and
-//! records nothing, so a store never gets a change of a record after its
-//! deletion. Map shards are taken with a room or user mutex held, never
-//! the other way round (except `delete_user`, which takes the user's
-//! mutex under the shard lock of its removal, and nobody takes that shard
-//! with a user mutex held).
+//! marked deleted under its own mutex before it leaves its map: an
+//! operation that found it before answers `noRoom`/`noUser` and records
+//! nothing, so a store never gets a change of a record after its deletion.
+//! No map shard is held while waiting for a room's or user's mutex, except
+//! by `delete_user`, which locks the user under the shard lock of its
+//! removal: nobody takes a `users` shard with a user's mutex held.
 
 mod instances;
 mod journal;
@@ -174,11 +173,6 @@ impl MemoryState {
                 .insert(name, UserEntry::new(UserData::restored(user)));
         }
         Ok(state)
-    }
-
-    /// The store this state hands its durable changes to, if any.
-    pub fn store(&self) -> Option<&Arc<dyn DurableStore>> {
-        self.journal.store()
     }
 
     /// Runs `f` on a room under its lock; `noRoom` if the room is missing.
