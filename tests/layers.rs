@@ -58,7 +58,8 @@ fn code_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
 }
 
 /// The top-level modules a line names as `crate::<module>` or
-/// `crate::{<module>, ...}`.
+/// `crate::{<module>, ...}`. `crate::<name>!` is a macro exported at the
+/// crate root (as `$crate::state_conformance!` calls itself), no module.
 fn named_modules(line: &str) -> Vec<&str> {
     let first_segment = |path: &'_ str| -> usize {
         path.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
@@ -74,7 +75,12 @@ fn named_modules(line: &str) -> Vec<&str> {
                     modules.push(&path[..first_segment(path)]);
                 }
             }
-            None => modules.push(&rest[..first_segment(rest)]),
+            None => {
+                let end = first_segment(rest);
+                if !rest[end..].starts_with('!') {
+                    modules.push(&rest[..end]);
+                }
+            }
         }
     }
     modules
