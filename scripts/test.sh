@@ -55,6 +55,9 @@ cargo fmt --all -- --check
 
 step "cargo clippy"
 cargo clippy --all-targets -- -D warnings
+# The state conformance suite as other crates build it (feature
+# `conformance`, outside cfg(test)).
+cargo clippy --lib --features conformance -- -D warnings
 
 step "vendored crates: crates.io sources + vendor/patches/, and in use (vendor/README.md)"
 bash scripts/vendor.sh check
