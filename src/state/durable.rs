@@ -114,20 +114,24 @@ impl Ack {
 
 /// Where a `MemoryState` keeps its durable data (see the module doc). The
 /// engine keeps working from memory; a store only keeps a copy, read back
-/// once at start.
+/// once at start (`MemoryState::with_store`).
 ///
 /// Without a store (`MemoryState::new`) nothing is kept and no change
 /// record is even made.
+///
+/// A store on disk (an embedded SQLite database, say) would send each
+/// change from `record` to a writer thread, which applies the changes
+/// queued meanwhile in one transaction and then completes their acks.
 #[async_trait::async_trait]
 pub trait DurableStore: Send + Sync + 'static {
     /// Everything the store holds, to start an engine with.
     async fn load(&self) -> Result<Snapshot>;
 
     /// Takes one change. The engine calls this while it holds the lock of
-    /// the room or user the change is about, so the changes of one record
-    /// arrive in the order they were made, and a deleted record gets none
-    /// after its deletion. It must therefore not block: queue the change
-    /// (e.g. to a writer thread) and return at once.
+    /// the room or user the change is about (or of the map entry it makes
+    /// or removes), so the changes of one record arrive in the order they
+    /// were made, and a deleted record gets none after its deletion. It
+    /// must therefore not block: queue the change and return at once.
     ///
     /// The command that made the change answers only once the returned
     /// [`Ack`] resolves, which the engine awaits after releasing its locks.

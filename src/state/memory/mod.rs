@@ -15,6 +15,11 @@
 //! lock on every join and message. The entries sit in sharded maps, so
 //! commands on different rooms never wait for each other.
 //!
+//! A durable change goes to the store while the lock of its room or user
+//! is held (so each record's changes keep their order), and the command
+//! awaits the store's commit once that lock is released; without a store
+//! no change record is built (`journal.rs`).
+//!
 //! Locks are `std` mutexes, never held across an await. When an operation
 //! needs a room and a user, the room is locked first. A room or user is
 //! marked deleted under its own mutex before it leaves its map: an
