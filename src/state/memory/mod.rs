@@ -264,3 +264,26 @@ impl MemoryState {
         durable::Snapshot { rooms, users }
     }
 }
+
+/// Adds names to an access list (a set, within `limit` entries:
+/// `listLimitExceeded` naming `list`) or removes them.
+fn change_set(
+    set: &mut indexmap::IndexSet<String>,
+    names: &[String],
+    op: ListOp,
+    limit: usize,
+    list: &str,
+) -> Result<()> {
+    match op {
+        ListOp::Add => {
+            access::check_list_limit(set.len(), names, limit, list)?;
+            set.extend(names.iter().cloned());
+        }
+        ListOp::Remove => {
+            for name in names {
+                set.shift_remove(name);
+            }
+        }
+    }
+    Ok(())
+}

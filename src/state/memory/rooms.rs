@@ -8,7 +8,7 @@ use indexmap::IndexSet;
 use serde_json::{Map, Value};
 
 use crate::error::{ChatServiceError, Result};
-use crate::state::access::{self, RoomAcl};
+use crate::state::access::RoomAcl;
 use crate::state::durable::StoredRoom;
 use crate::state::{HistoryInfo, ListOp, Message, NotificationsInfo, RoomConfig, RoomList};
 
@@ -123,18 +123,7 @@ impl RoomData {
             RoomList::Blacklist => &mut self.blacklist,
             RoomList::Userlist => return Err(ChatServiceError::NotAllowed),
         };
-        match op {
-            ListOp::Add => {
-                access::check_list_limit(set.len(), names, limit, list.as_str())?;
-                set.extend(names.iter().cloned());
-            }
-            ListOp::Remove => {
-                for name in names {
-                    set.shift_remove(name);
-                }
-            }
-        }
-        Ok(())
+        super::change_set(set, names, op, limit, list.as_str())
     }
 
     pub(crate) fn notifications(&self) -> NotificationsInfo {

@@ -5,7 +5,7 @@
 use indexmap::IndexSet;
 
 use crate::error::Result;
-use crate::state::access::{self, DirectAcl};
+use crate::state::access::DirectAcl;
 use crate::state::durable::StoredUser;
 use crate::state::{DirectList, ListOp, UserConfig};
 
@@ -71,17 +71,6 @@ impl UserData {
             DirectList::Whitelist => &mut self.whitelist,
             DirectList::Blacklist => &mut self.blacklist,
         };
-        match op {
-            ListOp::Add => {
-                access::check_list_limit(set.len(), names, limit, list.as_str())?;
-                set.extend(names.iter().cloned());
-            }
-            ListOp::Remove => {
-                for name in names {
-                    set.shift_remove(name);
-                }
-            }
-        }
-        Ok(())
+        super::change_set(set, names, op, limit, list.as_str())
     }
 }
