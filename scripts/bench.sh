@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The benchmark: this project (memory and Redis state), the original Node.js
+# The benchmark: this project (SQLite, memory and Redis state), the original Node.js
 # chat-service 1.0.0 (memory and Redis state) and a bare socketioxide
 # "ceiling" server, side by side under the same loads. See bench/README.md.
 #
@@ -13,9 +13,10 @@
 #   WARMUP      seconds of load before measuring [2; QUICK 0.5]
 #   SCENARIOS   loadgen presets [fanout-small fanout-small-w32 fanout-large
 #               fanout-large-w8 latency connect history]
-#   SERVERS     subset of: ours-memory ours-redis original-memory original-redis ceiling
-#               base-memory base-redis (the binary BASELINE, e.g. a build of
-#               an earlier commit: before/after figures in one alternating run)
+#   SERVERS     subset of: ours-memory ours-sqlite ours-redis original-memory
+#               original-redis ceiling base-memory base-redis (the binary
+#               BASELINE, e.g. a build of an earlier commit: before/after
+#               figures in one alternating run)
 #   BASELINE    the chat-service binary of base-memory / base-redis
 #   EIOS        engine.io protocols [3 4]; the original only speaks 3
 #   QUICK=1     tiny sizes and durations (a smoke run)
@@ -25,7 +26,8 @@
 #   STRICT=1    exit 1 when a run failed (for CI); otherwise failures are
 #               only listed under the table
 #
-# Each run is a fresh server process on a free loopback port; the servers
+# Each run is a fresh server process on a free loopback port (ours-sqlite on
+# a fresh database file, removed after the run); the servers
 # alternate within a scenario (A-mem, A-redis, B-mem, B-redis, C, A-mem, ...)
 # so that slow drifts of the machine hit them all alike. Redis runs share
 # one redis-server on a free loopback port (scripts/redis.sh), flushed
@@ -48,7 +50,7 @@ else
     WARMUP=${WARMUP:-2}
 fi
 SCENARIOS=${SCENARIOS:-fanout-small fanout-small-w32 fanout-large fanout-large-w8 latency connect history}
-SERVERS=${SERVERS:-ours-memory ours-redis original-memory original-redis ceiling}
+SERVERS=${SERVERS:-ours-memory ours-sqlite ours-redis original-memory original-redis ceiling}
 EIOS=${EIOS:-3 4}
 LOADGEN=${LOADGEN:-$ROOT/target/release/examples/loadgen}
 BUILD=${BUILD:-1}
@@ -64,7 +66,7 @@ die() { log "error: $*"; exit 1; }
 
 for server in $SERVERS; do
     case $server in
-        ours-memory | ours-redis | original-memory | original-redis | ceiling) ;;
+        ours-memory | ours-sqlite | ours-redis | original-memory | original-redis | ceiling) ;;
         base-memory | base-redis) [[ -x ${BASELINE:-} ]] || die "$server needs BASELINE=<a chat-service binary>" ;;
         *) die "unknown server '$server' in SERVERS" ;;
     esac
@@ -154,14 +156,20 @@ fi
 start_server() {
     local server=$1 logfile=$2 cmd
     case $server in
-        ours-memory) cmd=("$OURS" --host 127.0.0.1 --port 0 --enable-rooms-management --no-static) ;;
+        ours-memory) cmd=("$OURS" --host 127.0.0.1 --port 0 --enable-rooms-management --no-static
+            --state memory) ;;
+        ours-sqlite)
+            rm -rf "$OUT/sqlite" && mkdir -p "$OUT/sqlite"
+            cmd=("$OURS" --host 127.0.0.1 --port 0 --enable-rooms-management --no-static
+                --state sqlite --sqlite-path "$OUT/sqlite/chat.db") ;;
         ours-redis) cmd=("$OURS" --host 127.0.0.1 --port 0 --enable-rooms-management --no-static
             --state redis --redis-url "$REDIS_URL") ;;
         original-memory) cmd=(node "$ORIGINAL" --host 127.0.0.1 --port 0) ;;
         original-redis) cmd=(node "$ORIGINAL" --host 127.0.0.1 --port 0
             --state redis --redis-url "$REDIS_URL") ;;
         ceiling) cmd=("$CEILING" --port 0) ;;
-        base-memory) cmd=("$BASELINE" --host 127.0.0.1 --port 0 --enable-rooms-management --no-static) ;;
+        base-memory) cmd=("$BASELINE" --host 127.0.0.1 --port 0 --enable-rooms-management --no-static
+            --state memory) ;;
         base-redis) cmd=("$BASELINE" --host 127.0.0.1 --port 0 --enable-rooms-management --no-static
             --state redis --redis-url "$REDIS_URL") ;;
     esac
@@ -226,6 +234,7 @@ run_one() {
     fi
     stop_pid "$SERVER_PID" 20
     SERVER_PID=""
+    rm -rf "$OUT/sqlite"
     [[ -n $result ]] || result=null
     if [[ -n $error ]]; then
         printf '{"server":"%s","scenario":"%s","eio":%s,"rep":%s,"error":"%s","result":%s}\n' \

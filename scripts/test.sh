@@ -1,24 +1,27 @@
 #!/usr/bin/env bash
 # Runs every test of the project on a fresh machine: formatting and lints,
 # the Rust tests, the Node client tests against the release binary
-# (socket.io-client v4 and v2) with the memory state, again with the Redis
-# state (plus the two-instance tests of test/cluster.test.mjs), again on a
-# 3-master Redis Cluster, a smoke run of the benchmark, then the web chat in
-# headless Chromium. Also checks the vendored crates against crates.io +
-# vendor/patches/ and the dependency tree against a RustSec advisory
-# database snapshot, when one is there (scripts/audit.sh). Installs what it
-# needs (npm packages; redis-server, Debian's chromium if missing;
+# (socket.io-client v4 and v2) with the memory state, again with the SQLite
+# state (plus its restart, kill -9 and refused-file tests of
+# test/sqlite.test.mjs), again with the Redis state (plus the two-instance
+# tests of test/cluster.test.mjs), again on a 3-master Redis Cluster, a
+# smoke run of the benchmark, then the web chat in headless Chromium. Also
+# checks the vendored crates against crates.io + vendor/patches/ and the
+# dependency tree against a RustSec advisory database snapshot, when one is
+# there (scripts/audit.sh). Installs what it needs (npm packages;
+# redis-server, the sqlite3 command, Debian's chromium if missing;
 # cargo-audit).
 #
-# CLIENT_TEST_MODES (default "memory redis cluster") picks the client test
-# runs: memory = `npm test`; redis = `npm test` with CHAT_SERVICE_STATE=redis
-# on a redis-server started for the run; cluster = the same with
+# CLIENT_TEST_MODES (default "memory sqlite redis cluster") picks the client
+# test runs: `npm test` with CHAT_SERVICE_STATE=memory, then =sqlite (each
+# server on a database file of its own); redis = CHAT_SERVICE_STATE=redis on
+# a redis-server started for the run; cluster = the same with
 # CHAT_SERVICE_REDIS_CLUSTER=1 on a Redis Cluster started for the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/redis.sh
 
-CLIENT_TEST_MODES=${CLIENT_TEST_MODES:-memory redis cluster}
+CLIENT_TEST_MODES=${CLIENT_TEST_MODES:-memory sqlite redis cluster}
 SECONDS=0
 
 step() { printf '\n=== %s (at %ss)\n' "$*" "$SECONDS"; }
@@ -37,7 +40,7 @@ client_tests() {
         cd client-tests
         unset CHAT_SERVICE_STATE CHAT_SERVICE_REDIS_URL CHAT_SERVICE_REDIS_CLUSTER CHAT_SERVICE_REDIS_PREFIX
         export CHAT_SERVICE_BIN="$bin"
-        [ "$state" = memory ] || export CHAT_SERVICE_STATE="$state"
+        export CHAT_SERVICE_STATE="$state"
         [ -z "$url" ] || export CHAT_SERVICE_REDIS_URL="$url"
         [ "$cluster" = 0 ] || export CHAT_SERVICE_REDIS_CLUSTER=1
         npm test
@@ -62,11 +65,12 @@ cargo clippy --lib --features conformance -- -D warnings
 step "vendored crates: crates.io sources + vendor/patches/, and in use (vendor/README.md)"
 bash scripts/vendor.sh check
 
-step "redis-server (for the Redis state tests)"
-if ! command -v redis-server >/dev/null 2>&1; then
-    apt-get update -qq && apt-get install -y -qq redis-server
+step "redis-server (for the Redis state tests), sqlite3 (for the SQLite state's file tests)"
+if ! command -v redis-server >/dev/null 2>&1 || ! command -v sqlite3 >/dev/null 2>&1; then
+    apt-get update -qq && apt-get install -y -qq redis-server sqlite3
 fi
 redis-server --version
+sqlite3 -version
 
 step "cargo test"
 cargo test --all-targets
@@ -92,6 +96,11 @@ bin="$PWD/target/release/chat-service"
 if wants memory; then
     step "client tests (node): memory state"
     client_tests memory "" 0
+fi
+
+if wants sqlite; then
+    step "client tests (node): SQLite state (a database file per server) and its restart tests"
+    client_tests sqlite "" 0
 fi
 
 if wants redis; then

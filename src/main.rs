@@ -4,9 +4,10 @@
 use std::process::ExitCode;
 
 use chat_service::auth::{AuthError, Authenticator};
-use chat_service::config::{Config, ConfigError, LogFormat, StateKind};
+use chat_service::config::{Config, ConfigError, LogFormat, SqliteSynchronous, StateKind};
 use chat_service::redis::RedisSettings;
 use chat_service::server::{HttpLimits, Server, ServerSettings, StartError, StateSettings, Static};
+use chat_service::state::{SqliteSettings, Synchronous};
 use chat_service::{ChatService, ChatServiceError, RoomInit};
 
 /// jemalloc: a message's buffers are allocated on one worker thread and
@@ -92,6 +93,13 @@ async fn run(config: Config, auth: Authenticator) -> Result<(), StartError> {
             body_timeout: config.http_body_timeout,
         },
         state: match config.state {
+            StateKind::Sqlite => StateSettings::Sqlite(SqliteSettings {
+                path: config.sqlite_path.clone(),
+                synchronous: match config.sqlite_synchronous {
+                    SqliteSynchronous::Normal => Synchronous::Normal,
+                    SqliteSynchronous::Full => Synchronous::Full,
+                },
+            }),
             StateKind::Memory => StateSettings::Memory,
             StateKind::Redis => StateSettings::Redis {
                 redis: RedisSettings {

@@ -28,7 +28,7 @@ use crate::options::ServiceOptions;
 use crate::redis::RedisSettings;
 use crate::service::ChatService;
 use crate::service::hooks::Hooks;
-use crate::state::{MemoryState, RedisState, State};
+use crate::state::{MemoryState, RedisState, SqliteSettings, SqliteStore, State};
 use crate::transport::socket_io_http;
 
 /// What the binary serves, and how.
@@ -83,7 +83,10 @@ pub enum Static {
 /// Where the service keeps its state.
 #[derive(Debug, Clone)]
 pub enum StateSettings {
-    /// In this process (one instance).
+    /// In this process (one instance), with its durable data in an SQLite
+    /// file that it reads back at start.
+    Sqlite(SqliteSettings),
+    /// In this process (one instance), nothing kept across restarts.
     Memory,
     /// In Redis, shared by every instance with the same `prefix`.
     Redis {
@@ -95,7 +98,8 @@ pub enum StateSettings {
 /// Why a server did not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// Bad configuration (Redis unreachable, …): the binary exits 2.
+    /// Bad configuration (Redis unreachable, an SQLite file in use or not
+    /// ours, …): the binary exits 2.
     #[error("{0}")]
     Configuration(String),
     #[error(transparent)]
@@ -198,7 +202,8 @@ struct Parts<H, F> {
 
 impl Server {
     /// Connects the state (Redis: before binding, so an unreachable Redis
-    /// is a configuration error), binds, starts the service and serves
+    /// is a configuration error; SQLite: opens and reads the file, so one
+    /// in use or not ours is too), binds, starts the service and serves
     /// until `shutdown` resolves; then closes the service gracefully.
     pub async fn start(
         settings: ServerSettings,
@@ -206,8 +211,12 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<Server, StartError> {
         let bus_timeout = settings.service.bus_ack_timeout;
+        let local: Arc<dyn State> = match &settings.state {
+            StateSettings::Sqlite(sqlite) => Arc::new(open_sqlite(sqlite).await?),
+            _ => Arc::new(MemoryState::new()),
+        };
         let redis = match &settings.state {
-            StateSettings::Memory => None,
+            StateSettings::Memory | StateSettings::Sqlite(_) => None,
             StateSettings::Redis { redis, prefix } => {
                 let unreachable = |e: ChatServiceError| {
                     StartError::Configuration(format!("--redis-url: {}", e.message()))
@@ -253,7 +262,7 @@ impl Server {
                     settings,
                     listener,
                     service_slot,
-                    state: Arc::new(MemoryState::new()),
+                    state: local,
                     bus: ClusterBus::local(bus_timeout),
                     configure,
                     shutdown,
@@ -283,6 +292,24 @@ impl Server {
         self.task.await??;
         Ok(())
     }
+}
+
+/// The memory engine on the SQLite file of `settings`, with its data.
+async fn open_sqlite(settings: &SqliteSettings) -> Result<MemoryState, StartError> {
+    let unusable = |reason: String| {
+        StartError::Configuration(format!(
+            "--sqlite-path {}: {reason}",
+            settings.path.display()
+        ))
+    };
+    let opening = settings.clone();
+    let store = tokio::task::spawn_blocking(move || SqliteStore::open(&opening))
+        .await
+        .map_err(|e| StartError::Other(e.into()))?
+        .map_err(|e| unusable(e.to_string()))?;
+    MemoryState::with_store(Arc::new(store))
+        .await
+        .map_err(|e| unusable(e.message()))
 }
 
 /// Starts the service on a socket.io server with any adapter and serves.
@@ -357,6 +384,7 @@ fn routes(
         pubsub,
         admin_token: settings.admin_token.clone(),
         state_kind: match settings.state {
+            StateSettings::Sqlite(_) => "sqlite",
             StateSettings::Memory => "memory",
             StateSettings::Redis { .. } => "redis",
         },

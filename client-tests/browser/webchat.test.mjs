@@ -11,7 +11,7 @@ import assert from 'node:assert/strict'
 import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
 import { chromium } from 'playwright-core'
-import { startServer, CLIENT_TESTS_DIR } from '../lib/server.mjs'
+import { startServer, sqliteFlags, CLIENT_TESTS_DIR } from '../lib/server.mjs'
 import { makeJwt, nowSec } from '../lib/jwt.mjs'
 
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium'
@@ -161,7 +161,8 @@ function useServer (flags) {
 }
 
 describe('web chat in Chromium', () => {
-  const srv = useServer(FLAGS)
+  // The binary's default state, on a file of its own (restarted below).
+  const srv = useServer([...FLAGS, ...sqliteFlags()])
   const server = { get url () { return srv.server.url } }
 
   async function newUser (name) {
@@ -347,6 +348,21 @@ describe('web chat in Chromium', () => {
     await waitForTexts(alice.page, ['see you later'])
     await alice.page.screenshot({ path: SCREENSHOT })
     assert.deepEqual(pageErrors, [])
+  })
+
+  it('after a server restart on the same file, the room\'s history is still there', async () => {
+    await bob.page.click(`#room-list li[data-room="${room}"] button`)
+    await waitSelected(bob.page, `# ${room}`)
+    const before = await shownTexts(bob.page)
+    assert.equal(await srv.server.stop(), 0, srv.server.output())
+    srv.server = await startServer(srv.server.flags)
+    // A new port is another origin: the page starts anew, as after a reload.
+    await signIn(bob.page, server.url, 'bob')
+    await joinRoom(bob.page, room)
+    await waitForTexts(bob.page, before.slice(-MAX_GET))
+    assert.deepEqual(await shownTexts(bob.page), before.slice(-MAX_GET))
+    const via = await bob.page.$$eval('#message-list .msg', (nodes) => nodes.map((n) => n.dataset.via))
+    assert.ok(via.every((v) => v === 'history'), JSON.stringify(via))
   })
 })
 

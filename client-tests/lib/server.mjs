@@ -10,11 +10,16 @@
 //                        server: tests that only our binary can pass are skipped
 //                        and every client defaults to socket.io-client 2.
 //   CLIENT_VERSION       2 or 4: force every client to that socket.io-client.
-//   CHAT_SERVICE_STATE   "memory" (default) or "redis": with "redis" every
-//                        server started here gets `--state redis --redis-url
-//                        $CHAT_SERVICE_REDIS_URL --redis-prefix <unique>` (plus
-//                        `--redis-cluster` when CHAT_SERVICE_REDIS_CLUSTER=1),
-//                        unless its flags already choose a `--state`.
+//   CHAT_SERVICE_STATE   "sqlite" (default, the binary's default), "memory" or
+//                        "redis": every server started here gets `--state
+//                        memory`, `--state sqlite --sqlite-path <a new file in
+//                        a temp dir>` (a database of its own) or `--state redis
+//                        --redis-url $CHAT_SERVICE_REDIS_URL --redis-prefix
+//                        <unique>` (plus `--redis-cluster` when
+//                        CHAT_SERVICE_REDIS_CLUSTER=1), unless its flags
+//                        already choose a `--state`. (A server started without
+//                        a state flag would open chat-service.db in its working
+//                        directory, and a second one there would exit 2.)
 //   CHAT_SERVICE_REDIS_URL      the Redis for that mode (and for cluster.test.mjs).
 //   CHAT_SERVICE_REDIS_CLUSTER  1: that URL is a Redis Cluster node list.
 // These variables are also the binary's own environment names; they are
@@ -22,6 +27,8 @@
 // their flags.
 import { spawn } from 'node:child_process'
 import crypto from 'node:crypto'
+import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -46,10 +53,10 @@ export const ADMIN_SKIP = ORIGINAL && process.env.CHAT_SERVICE_EMULATED_ADMIN !=
 
 const truthy = (v) => v !== undefined && !['', '0', 'false', 'no', 'off'].includes(v.toLowerCase())
 
-/** "memory" or "redis": the state every server of the suite uses. */
-export const STATE = process.env.CHAT_SERVICE_STATE || 'memory'
-if (STATE !== 'memory' && STATE !== 'redis') {
-  throw new Error(`CHAT_SERVICE_STATE must be memory or redis, got ${STATE}`)
+/** "sqlite", "memory" or "redis": the state every server of the suite uses. */
+export const STATE = process.env.CHAT_SERVICE_STATE || 'sqlite'
+if (!['sqlite', 'memory', 'redis'].includes(STATE)) {
+  throw new Error(`CHAT_SERVICE_STATE must be sqlite, memory or redis, got ${STATE}`)
 }
 /** The Redis to test with (a URL, or with REDIS_CLUSTER a node list), or null. */
 export const REDIS_URL = process.env.CHAT_SERVICE_REDIS_URL || null
@@ -78,14 +85,39 @@ export function redisFlags (prefix = uniquePrefix()) {
     '--redis-prefix', prefix]
 }
 
+let tempDir = null
+let tempFiles = 0
+/**
+ * A new path in this test process's temp directory (removed when the
+ * process exits), for an SQLite database of one server: `<dir>/<tag>-<n>.db`.
+ */
+export function tempDbPath (tag = 'chat') {
+  if (!tempDir) {
+    tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'chat-service-tests-'))
+    process.once('exit', () => fs.rmSync(tempDir, { recursive: true, force: true }))
+  }
+  tempFiles += 1
+  return path.join(tempDir, `${tag}-${tempFiles}.db`)
+}
+
+/** The flags that put a server on the SQLite file `file` (default: a new one). */
+export function sqliteFlags (file = tempDbPath()) {
+  return ['--state', 'sqlite', '--sqlite-path', file]
+}
+
 /** `flags` plus the suite's state flags (none if `flags` choose a state). */
 function withStateFlags (flags) {
-  if (STATE !== 'redis' || flags.includes('--state')) return flags
-  return [...flags, ...redisFlags()]
+  if (flags.includes('--state')) return flags
+  switch (STATE) {
+    case 'redis': return [...flags, ...redisFlags()]
+    case 'sqlite': return [...flags, ...sqliteFlags()]
+    default: return [...flags, '--state', 'memory']
+  }
 }
 
 /** The test-mode variables, which are the binary's own names too. */
-const MODE_ENV = ['CHAT_SERVICE_STATE', 'CHAT_SERVICE_REDIS_URL', 'CHAT_SERVICE_REDIS_CLUSTER', 'CHAT_SERVICE_REDIS_PREFIX']
+const MODE_ENV = ['CHAT_SERVICE_STATE', 'CHAT_SERVICE_REDIS_URL', 'CHAT_SERVICE_REDIS_CLUSTER', 'CHAT_SERVICE_REDIS_PREFIX',
+  'CHAT_SERVICE_SQLITE_PATH', 'CHAT_SERVICE_SQLITE_SYNCHRONOUS']
 
 const START_TIMEOUT = Number(process.env.CHAT_SERVICE_START_TIMEOUT || 20000)
 const LISTEN_RE = /chat-service listening on (http:\/\/([^\s:]+):(\d+))/

@@ -132,7 +132,7 @@ mod tests {
         );
         assert_eq!(
             err_message(load(&["--state", "mongo"], &[])),
-            "invalid value 'mongo' for '--state <STATE>'; [possible values: memory, redis]"
+            "invalid value 'mongo' for '--state <STATE>'; [possible values: sqlite, memory, redis]"
         );
         let m = err_message(load(&["--port", "x"], &[]));
         assert!(

@@ -9,7 +9,7 @@ use clap::parser::ValueSource;
 use clap::{ArgMatches, Command, ValueEnum};
 
 use super::error::one_line;
-use super::{AuthMode, Config, ConfigError, LogFormat, StateKind, parse_millis};
+use super::{AuthMode, Config, ConfigError, LogFormat, SqliteSynchronous, StateKind, parse_millis};
 
 /// Lists the fields that take part in the TOML and environment layers
 /// (all but `config`), once: the list is both the set of accepted TOML
@@ -37,6 +37,8 @@ layered_fields!(
     port,
     namespace,
     state,
+    sqlite_path,
+    sqlite_synchronous,
     redis_url,
     redis_cluster,
     redis_prefix,
@@ -226,7 +228,7 @@ macro_rules! enum_layer_value {
     )*};
 }
 
-enum_layer_value!(StateKind, AuthMode, LogFormat);
+enum_layer_value!(StateKind, SqliteSynchronous, AuthMode, LogFormat);
 
 impl<T: LayerValue> LayerValue for Option<T> {
     fn from_env(value: &str) -> Result<Self, String> {
@@ -345,6 +347,38 @@ mod tests {
         assert_eq!(c.port, 1003);
         assert_eq!(c.state, StateKind::Memory);
         assert_eq!(c.close_timeout, Duration::from_millis(222));
+    }
+
+    #[test]
+    fn sqlite_options_from_every_layer() {
+        let file =
+            TempToml::new("sqlite_path = \"/var/lib/chat/a.db\"\nsqlite_synchronous = \"full\"\n");
+        let c = load(&["--config", file.path()], &[]).unwrap();
+        assert_eq!(c.state, StateKind::Sqlite);
+        assert_eq!(c.sqlite_path, PathBuf::from("/var/lib/chat/a.db"));
+        assert_eq!(c.sqlite_synchronous, SqliteSynchronous::Full);
+
+        let env = [
+            ("CHAT_SERVICE_SQLITE_PATH", "b.db"),
+            ("CHAT_SERVICE_SQLITE_SYNCHRONOUS", "normal"),
+            ("CHAT_SERVICE_STATE", "memory"),
+        ];
+        let c = load(&["--config", file.path()], &env).unwrap();
+        assert_eq!(c.state, StateKind::Memory);
+        assert_eq!(c.sqlite_path, PathBuf::from("b.db"));
+        assert_eq!(c.sqlite_synchronous, SqliteSynchronous::Normal);
+
+        let c = load(
+            &["--sqlite-path", "c.db", "--sqlite-synchronous", "full"],
+            &env,
+        )
+        .unwrap();
+        assert_eq!(c.sqlite_path, PathBuf::from("c.db"));
+        assert_eq!(c.sqlite_synchronous, SqliteSynchronous::Full);
+        assert_eq!(
+            err_message(load(&["--sqlite-synchronous", "off"], &[])),
+            "invalid value 'off' for '--sqlite-synchronous <SQLITE_SYNCHRONOUS>'; [possible values: normal, full]"
+        );
     }
 
     #[test]

@@ -38,10 +38,23 @@ use layers::{Layers, apply_layers, read_toml};
 /// Where the shared state lives (`--state`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum StateKind {
-    /// In this process only.
+    /// In this process, kept in the --sqlite-path file across restarts.
+    Sqlite,
+    /// In this process only: nothing survives a restart.
     Memory,
     /// In Redis (or Valkey), shared by all instances.
     Redis,
+}
+
+/// How hard each commit of `--state sqlite` is pushed to the disk
+/// (`--sqlite-synchronous`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SqliteSynchronous {
+    /// Acked commits survive a crash of the process; a power loss may lose
+    /// the last ones (the file stays consistent).
+    Normal,
+    /// Acked commits survive a power loss too (one fsync per commit).
+    Full,
 }
 
 /// How a connecting socket proves its user name (`--auth`).
@@ -101,8 +114,25 @@ pub struct Config {
     pub namespace: String,
 
     /// Where the state lives
-    #[arg(long, env = "CHAT_SERVICE_STATE", default_value = "memory")]
+    #[arg(long, env = "CHAT_SERVICE_STATE", default_value = "sqlite")]
     pub state: StateKind,
+
+    /// The database file of --state sqlite, created when missing; one server process per file
+    #[arg(
+        long,
+        env = "CHAT_SERVICE_SQLITE_PATH",
+        value_name = "FILE",
+        default_value = "chat-service.db"
+    )]
+    pub sqlite_path: PathBuf,
+
+    /// With --state sqlite: normal (a power loss may lose the last acked commits) or full (none)
+    #[arg(
+        long,
+        env = "CHAT_SERVICE_SQLITE_SYNCHRONOUS",
+        default_value = "normal"
+    )]
+    pub sqlite_synchronous: SqliteSynchronous,
 
     /// Redis (or Valkey) server for the state and the socket.io adapter with --state redis
     #[arg(
@@ -466,6 +496,8 @@ impl fmt::Debug for Config {
             .field("port", &self.port)
             .field("namespace", &self.namespace)
             .field("state", &self.state)
+            .field("sqlite_path", &self.sqlite_path)
+            .field("sqlite_synchronous", &self.sqlite_synchronous)
             .field("redis_url", &self.redis_url)
             .field("redis_cluster", &self.redis_cluster)
             .field("redis_prefix", &self.redis_prefix)
@@ -528,7 +560,9 @@ mod tests {
         assert_eq!(c.host, "0.0.0.0");
         assert_eq!(c.port, 8000);
         assert_eq!(c.namespace, "/chat-service");
-        assert_eq!(c.state, StateKind::Memory);
+        assert_eq!(c.state, StateKind::Sqlite);
+        assert_eq!(c.sqlite_path, PathBuf::from("chat-service.db"));
+        assert_eq!(c.sqlite_synchronous, SqliteSynchronous::Normal);
         assert_eq!(c.redis_url, "redis://127.0.0.1:6379");
         assert!(!c.redis_cluster);
         assert_eq!(c.redis_prefix, "chatservice");

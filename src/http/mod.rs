@@ -28,7 +28,7 @@ pub(crate) struct AppState {
     pub service: Arc<OnceLock<ChatService>>,
     /// `None`: the admin API answers 404.
     pub admin_token: Option<String>,
-    /// `memory` or `redis`, for `/health`.
+    /// `sqlite`, `memory` or `redis`, for `/health`.
     pub state_kind: &'static str,
     /// With Redis: whether the pub/sub connections between instances
     /// (socket.io adapter, cluster bus) are up, for `/health`.

@@ -119,9 +119,9 @@ impl Ack {
 /// Without a store (`MemoryState::new`) nothing is kept and no change
 /// record is even made.
 ///
-/// A store on disk (an embedded SQLite database, say) would send each
-/// change from `record` to a writer thread, which applies the changes
-/// queued meanwhile in one transaction and then completes their acks.
+/// A store on disk (`sqlite/`) sends each change from `record` to a
+/// writer thread, which applies the changes queued meanwhile in one
+/// transaction and then completes their acks.
 #[async_trait::async_trait]
 pub trait DurableStore: Send + Sync + 'static {
     /// Everything the store holds, to start an engine with.
@@ -139,6 +139,12 @@ pub trait DurableStore: Send + Sync + 'static {
     /// the change (it is visible to others already): a store that cannot
     /// commit has lost sync and should say so loudly.
     fn record(&self, change: Change) -> Ack;
+
+    /// Whether the store can keep changes now (for `/health`): the error
+    /// of its last failed commit while it cannot.
+    fn check(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// What a store holds: every room and user, in any order.

@@ -28,9 +28,10 @@
 //! (`memory/`) keeps its durable records and its presence in separate
 //! types, and hands every durable change, as a typed [`Change`], to an
 //! optional [`DurableStore`], which also gives its data back at start: a
-//! store that persists (such as an embedded database) implements only that
-//! trait, and `MemoryState` stays the engine that checks, changes and
-//! answers. The Redis state keeps both kinds in Redis (`redis/`).
+//! store that persists implements only that trait, and `MemoryState` stays
+//! the engine that checks, changes and answers: the SQLite state is the
+//! engine with a [`SqliteStore`] (`sqlite/`). The Redis state keeps both
+//! kinds in Redis (`redis/`).
 //!
 //! # The rules
 //!
@@ -49,6 +50,7 @@ mod lists;
 mod memory;
 mod messages;
 mod redis;
+mod sqlite;
 mod types;
 
 use async_trait::async_trait;
@@ -61,6 +63,7 @@ pub use lists::{DirectList, ListOp, RoomList, RoomListName};
 pub use memory::MemoryState;
 pub use messages::{FeedMessage, Message, MessageFeed, NewMessage, Published, message_id};
 pub use redis::RedisState;
+pub use sqlite::{OpenError, SqliteSettings, SqliteStore, Synchronous, lock_path};
 pub use types::{
     AccessChange, Actor, HeartbeatWrite, HistoryInfo, Instance, Joined, Left, LeftRoom, LockGuard,
     NotificationsInfo, Presence, Recipient, RemovedUser, RoomConfig, SocketEntry, SocketRemoved,

@@ -18,6 +18,14 @@ impl Journal {
         Self(Some(store))
     }
 
+    /// The store's health; a state without a store is always well.
+    pub(crate) fn check(&self) -> Result<()> {
+        match &self.0 {
+            Some(store) => store.check(),
+            None => Ok(()),
+        }
+    }
+
     /// A recorder for one operation.
     pub(crate) fn recorder(&self) -> Recorder<'_> {
         Recorder {

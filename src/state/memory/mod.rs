@@ -41,7 +41,7 @@ mod users;
 #[cfg(test)]
 mod recording;
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;
 
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 

@@ -587,4 +587,8 @@ impl State for MemoryState {
     async fn lock(&self, user: &str, room: &str, _ttl: Duration) -> Result<LockGuard> {
         self.locks.lock(user, room).await
     }
+
+    async fn ping(&self) -> Result<()> {
+        self.journal.check()
+    }
 }

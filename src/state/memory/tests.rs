@@ -53,7 +53,7 @@ const BYPASS: Actor<'static> = Actor {
     bypass: true,
 };
 
-async fn post(
+pub(crate) async fn post(
     state: &MemoryState,
     room: &str,
     author: Option<&str>,
@@ -71,7 +71,7 @@ async fn post(
 }
 
 /// Every kind of durable change, and presence around it.
-async fn run_a_day(state: &MemoryState) {
+pub(crate) async fn run_a_day(state: &MemoryState) {
     let config = RoomConfig {
         owner: Some("o".into()),
         adminlist: names(&["a"]),

@@ -1,0 +1,272 @@
+// The SQLite state (--state sqlite, the binary's default; interface.md 1):
+// what survives a graceful restart and a kill -9 under load, and the files
+// the binary refuses with exit 2. Each server here chooses its own file.
+// Runs in the suite's sqlite mode (the default); skipped in the others,
+// which test other states.
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import fs from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { startServer, expectExit, sqliteFlags, tempDbPath, STATE, OURS_ONLY } from '../lib/server.mjs'
+import { clientSet } from '../lib/client.mjs'
+
+const SKIP = OURS_ONLY || (STATE !== 'sqlite' ? `the SQLite state's own tests (CHAT_SERVICE_STATE=${STATE})` : false)
+const TOKEN = 'sqlite-test-token'
+const FLAGS = ['--enable-rooms-management', '--enable-direct-messages', '--admin-token', TOKEN,
+  '--history-max-size', '5', '--history-max-get-messages', '100000']
+
+/** Calls the admin API; resolves `result` or throws with the error. */
+async function api (srv, method, ...args) {
+  const res = await fetch(`${srv.url}/api/${method}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify(args)
+  })
+  const body = await res.json()
+  if (res.status !== 200) throw new Error(`${method}: ${res.status} ${JSON.stringify(body)}`)
+  return body.result
+}
+
+/** Runs a command with bypassPermissions (as `userName` if given), without joining anything. */
+async function exec (srv, command, ...args) {
+  const [result] = await api(srv, 'execUserCommand', true, command, ...args)
+  return result
+}
+
+async function execAs (srv, userName, command, ...args) {
+  const [result] = await api(srv, 'execUserCommand', { userName, bypassPermissions: true }, command, ...args)
+  return result
+}
+
+/** Waits until the userlists of `rooms` are empty (the disconnects are processed). */
+async function emptied (srv, rooms) {
+  for (let i = 0; i < 200; i++) {
+    const present = await Promise.all(rooms.map(r => exec(srv, 'roomGetAccessList', r, 'userlist')))
+    if (present.every(list => list.length === 0)) return
+    await new Promise(resolve => setTimeout(resolve, 25))
+  }
+  throw new Error(`still present in ${rooms}`)
+}
+
+/** Everything durable about rooms and users that a client can read. */
+async function durable (srv, rooms, users) {
+  const out = { rooms: {}, users: {} }
+  for (const room of rooms) {
+    const info = await exec(srv, 'roomHistoryInfo', room)
+    out.rooms[room] = {
+      owner: await exec(srv, 'roomGetOwner', room),
+      whitelistOnly: await exec(srv, 'roomGetWhitelistMode', room),
+      adminlist: await exec(srv, 'roomGetAccessList', room, 'adminlist'),
+      whitelist: await exec(srv, 'roomGetAccessList', room, 'whitelist'),
+      blacklist: await exec(srv, 'roomGetAccessList', room, 'blacklist'),
+      notifications: await exec(srv, 'roomNotificationsInfo', room),
+      info,
+      history: await exec(srv, 'roomHistoryGet', room, 0, 100000),
+      seen: Object.fromEntries(await Promise.all(users.map(async u => [u, await exec(srv, 'roomUserSeen', room, u)])))
+    }
+  }
+  for (const user of users) {
+    out.users[user] = {
+      whitelistOnly: await execAs(srv, user, 'directGetWhitelistMode'),
+      whitelist: await execAs(srv, user, 'directGetAccessList', 'whitelist'),
+      blacklist: await execAs(srv, user, 'directGetAccessList', 'blacklist')
+    }
+  }
+  return out
+}
+
+/**
+ * Asserts a refused start: exit 2, one line naming --sqlite-path, the
+ * binary's error line, matching `pattern` (other lines are logs).
+ */
+function assertRefused (r, pattern) {
+  assert.equal(r.listened, false, 'it started')
+  assert.equal(r.code, 2, `exit code ${r.code}\n${r.stderr}`)
+  const l = (r.stderr + r.stdout).split('\n').filter(l => l.includes('--sqlite-path'))
+  assert.equal(l.length, 1, `one line naming --sqlite-path in:\n${r.stderr}${r.stdout}`)
+  assert.match(l[0], /^chat-service: --sqlite-path /)
+  assert.match(l[0], pattern)
+}
+
+function hasSqlite3 () {
+  try {
+    execFileSync('sqlite3', ['-version'], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
+}
+
+describe('SQLite state: a graceful restart', { skip: SKIP }, () => {
+  it('rooms (owner, lists, mode, settings), history with its ids, seen times, direct lists come back; nobody is joined; ids continue', async () => {
+    const file = tempDbPath('restart')
+    const t = clientSet()
+    let srv = await startServer([...FLAGS, ...sqliteFlags(file)])
+    try {
+      const alice = await t.login(srv.url, 'alice')
+      const bob = await t.login(srv.url, 'bob')
+      await alice.ok('roomCreate', 'r1', false)
+      await alice.ok('roomAddToList', 'r1', 'adminlist', ['carol', 'bob'])
+      await alice.ok('roomAddToList', 'r1', 'whitelist', ['dave', 'bob', 'erin'])
+      await alice.ok('roomRemoveFromList', 'r1', 'whitelist', ['dave'])
+      await alice.ok('roomAddToList', 'r1', 'blacklist', ['mallory', 'eve'])
+      await alice.ok('roomCreate', 'r2', true)
+      await alice.ok('roomAddToList', 'r2', 'whitelist', ['bob'])
+      await api(srv, 'changeUserlistUpdates', 'r2', true)
+      await api(srv, 'changeRoomHistoryMaxSize', 'r2', 3)
+      await api(srv, 'addRoom', 'r3', { owner: 'bob', whitelistOnly: true, blacklist: ['x'] })
+      await alice.ok('roomJoin', 'r1')
+      await bob.ok('roomJoin', 'r1')
+      await bob.ok('roomJoin', 'r2')
+      for (let i = 1; i <= 7; i++) {
+        const sender = i % 2 ? alice : bob
+        assert.equal(await sender.ok('roomMessage', 'r1', { textMessage: `m${i} ✓ ${i / 3}` }), i)
+      }
+      assert.equal(await bob.ok('roomMessage', 'r2', { textMessage: 'only one' }), 1)
+      await bob.ok('roomLeave', 'r1')
+      await alice.ok('directAddToList', 'blacklist', ['spam1', 'spam2'])
+      await alice.ok('directAddToList', 'whitelist', ['bob', 'carol'])
+      await alice.ok('directRemoveFromList', 'whitelist', ['carol'])
+      await alice.ok('directSetWhitelistMode', true)
+      await api(srv, 'addUser', 'zoe', { blacklist: ['alice'] })
+      t.closeAll()
+      await emptied(srv, ['r1', 'r2'])
+
+      const users = ['alice', 'bob', 'zoe']
+      const before = await durable(srv, ['r1', 'r2', 'r3'], users)
+      assert.deepEqual(before.rooms.r1.history.map(m => m.id), [7, 6, 5, 4, 3])
+      assert.equal(before.rooms.r1.info.lastMessageId, 7)
+      assert.equal(typeof before.rooms.r1.seen.bob.timestamp, 'number')
+      assert.equal(before.rooms.r1.seen.alice.joined, false)
+      assert.equal(await srv.stop(), 0, srv.output())
+
+      srv = await startServer([...FLAGS, ...sqliteFlags(file)])
+      const health = await (await fetch(`${srv.url}/health`)).json()
+      assert.equal(health.state, 'sqlite')
+      assert.deepEqual(await durable(srv, ['r1', 'r2', 'r3'], users), before)
+      for (const room of ['r1', 'r2', 'r3']) {
+        assert.deepEqual(await exec(srv, 'roomGetAccessList', room, 'userlist'), [], `${room}'s userlist`)
+      }
+
+      // The users and rooms work on from there: ids continue.
+      const again = await t.login(srv.url, 'alice')
+      await again.ok('roomJoin', 'r1')
+      assert.equal(await again.ok('roomMessage', 'r1', { textMessage: 'after' }), 8)
+      const recent = await again.ok('roomRecentHistory', 'r1')
+      assert.deepEqual(recent.map(m => m.id), [8, 7, 6, 5, 4])
+      assert.deepEqual(recent.slice(1), before.rooms.r1.history.slice(0, 4))
+      // No ghost: bob was joined to r2 when the server stopped.
+      const bob2 = await t.login(srv.url, 'bob')
+      await bob2.err('roomMessage', 'r2', { textMessage: 'x' })
+      // The blacklist still keeps eve out.
+      await (await t.login(srv.url, 'eve')).err('roomJoin', 'r1')
+    } finally {
+      t.closeAll()
+      await srv.stop()
+    }
+  })
+})
+
+describe('SQLite state: kill -9 under load', { skip: SKIP }, () => {
+  it('every acked message is there after a restart, ids are 1..N without gaps, nobody is joined', async () => {
+    const file = tempDbPath('kill')
+    const flags = ['--admin-token', TOKEN, '--history-max-get-messages', '100000', ...sqliteFlags(file)]
+    const t = clientSet()
+    let srv = await startServer(flags)
+    const room = 'load'
+    const acked = new Map()
+    try {
+      await api(srv, 'addRoom', room)
+      const senders = []
+      for (let i = 0; i < 8; i++) {
+        const c = await t.login(srv.url, `sender${i}`)
+        await c.ok('roomJoin', room)
+        senders.push(c)
+      }
+      let stop = false
+      const send = (c, text) => new Promise(resolve => {
+        c.socket.emit('roomMessage', room, { textMessage: text }, (error, id) => resolve(error ? null : id))
+      })
+      // Each sender keeps 4 messages in flight until the kill.
+      const loops = senders.flatMap((c, i) => [0, 1, 2, 3].map(async lane => {
+        for (let n = 0; !stop; n++) {
+          const text = `${i}.${lane}.${n}`
+          const id = await send(c, text)
+          if (id !== null && !stop) acked.set(id, text)
+        }
+      }))
+      while (acked.size < 1500) await new Promise(resolve => setTimeout(resolve, 10))
+      srv.proc.kill('SIGKILL')
+      const { signal } = await srv.exited
+      // Acks that arrived before the exit was noticed count too.
+      stop = true
+      assert.equal(signal, 'SIGKILL')
+      t.closeAll()
+      void loops
+
+      srv = await startServer(flags)
+      const info = await exec(srv, 'roomHistoryInfo', room)
+      const history = await exec(srv, 'roomHistoryGet', room, 0, info.lastMessageId)
+      const ids = history.map(m => m.id).reverse()
+      assert.equal(ids.length, info.lastMessageId)
+      assert.deepEqual(ids, Array.from({ length: ids.length }, (_, k) => k + 1), 'ids 1..N without gaps')
+      const byId = new Map(history.map(m => [m.id, m.textMessage]))
+      for (const [id, text] of acked) {
+        assert.equal(byId.get(id), text, `acked message ${id} (${text})`)
+      }
+      assert.ok(info.lastMessageId >= acked.size)
+      assert.deepEqual(await exec(srv, 'roomGetAccessList', room, 'userlist'), [])
+      for (let i = 0; i < 8; i++) {
+        const seen = await exec(srv, 'roomUserSeen', room, `sender${i}`)
+        assert.equal(seen.joined, false)
+      }
+      const c = await t.login(srv.url, 'after')
+      await c.ok('roomJoin', room)
+      assert.equal(await c.ok('roomMessage', room, { textMessage: 'next' }), info.lastMessageId + 1)
+      console.log(`# kill -9 after ${acked.size} acked messages: ${info.lastMessageId} in the file`)
+    } finally {
+      t.closeAll()
+      await srv.stop()
+    }
+  })
+})
+
+describe('SQLite state: files the binary refuses (exit 2, one line naming --sqlite-path)', { skip: SKIP }, () => {
+  it('a file that is not a database', async () => {
+    const file = tempDbPath('text')
+    fs.writeFileSync(file, 'hello, this is not a database\n'.repeat(200))
+    assertRefused(await expectExit(sqliteFlags(file)), /not a chat-service database/)
+    assert.equal(fs.readFileSync(file, 'utf8'), 'hello, this is not a database\n'.repeat(200), 'left as it was')
+  })
+
+  it('an SQLite database of another program, and one of a newer schema version', { skip: hasSqlite3() ? false : 'needs the sqlite3 command' }, async () => {
+    const other = tempDbPath('other')
+    execFileSync('sqlite3', [other, 'CREATE TABLE notes (text TEXT);'])
+    assertRefused(await expectExit(sqliteFlags(other)), /not a chat-service database/)
+
+    const newer = tempDbPath('newer')
+    const srv = await startServer(sqliteFlags(newer))
+    assert.equal(await srv.stop(), 0)
+    const version = Number(execFileSync('sqlite3', [newer, 'PRAGMA user_version;'], { encoding: 'utf8' }).trim())
+    assert.ok(version >= 1, `user_version ${version}`)
+    execFileSync('sqlite3', [newer, `PRAGMA user_version = ${version + 1};`])
+    assertRefused(await expectExit(sqliteFlags(newer)), new RegExp(`schema version ${version + 1} is newer`))
+  })
+
+  it('a second server on the same file; the file is free again once the first stopped', async () => {
+    const file = tempDbPath('shared')
+    const first = await startServer(sqliteFlags(file))
+    try {
+      assertRefused(await expectExit(sqliteFlags(file)), /in use by another chat-service process/)
+    } finally {
+      assert.equal(await first.stop(), 0)
+    }
+    const again = await startServer(sqliteFlags(file))
+    assert.equal(await again.stop(), 0)
+  })
+
+  it('a directory that does not exist', async () => {
+    const file = `${tempDbPath('missing')}.d/nowhere/chat.db`
+    assertRefused(await expectExit(sqliteFlags(file)), /cannot open/)
+  })
+})

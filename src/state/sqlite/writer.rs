@@ -1,0 +1,232 @@
+//! The writer thread: the one owner of the SQLite connection (and of the
+//! file's lock). It waits for a job, takes every other one queued by then
+//! (up to [`MAX_BATCH`]), applies the changes in one transaction, commits,
+//! and only then completes their acks: the changes that arrive while a
+//! commit runs share the next one (group commit), and a command answers
+//! once its change is in the file.
+//!
+//! When a commit fails (disk full, file unwritable) the transaction is
+//! rolled back, the acks of its changes fail with the error (the commands
+//! answer `internalError`), and the changes are kept: the next transaction
+//! starts with them, in their order, so nothing is lost or reordered and
+//! message ids stay gap-free. Meanwhile the store reports itself unhealthy
+//! (`/health` answers 503) and tries again after a growing pause (up to
+//! [`RETRY_MAX`]), also when nothing new arrives, until writing works
+//! again.
+
+use std::fs::File;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rusqlite::Connection;
+use tokio::sync::oneshot;
+
+use super::{apply, load};
+use crate::error::{ChatServiceError, Result};
+use crate::state::durable::{Change, Snapshot};
+
+/// Most new changes in one transaction.
+const MAX_BATCH: usize = 4096;
+/// First pause before a failed transaction is tried again.
+const RETRY_MIN: Duration = Duration::from_millis(50);
+/// Longest pause between two tries.
+const RETRY_MAX: Duration = Duration::from_secs(1);
+/// Tries left for changes still unwritten when the store closes.
+const CLOSING_TRIES: usize = 5;
+
+/// What the store asks of its writer.
+pub(super) enum Job {
+    /// A change to write, and its ack.
+    Change(Change, oneshot::Sender<Result<()>>),
+    /// Read everything back (after writing what came before).
+    Load(oneshot::Sender<Result<Snapshot>>),
+}
+
+/// What the writer tells the store.
+#[derive(Default)]
+pub(super) struct Health {
+    /// The last error, while writing fails.
+    failing: Mutex<Option<String>>,
+    commits: AtomicU64,
+}
+
+impl Health {
+    pub(super) fn check(&self) -> Result<()> {
+        match &*self.failing.lock().unwrap_or_else(|p| p.into_inner()) {
+            None => Ok(()),
+            Some(error) => Err(ChatServiceError::internal(error)),
+        }
+    }
+
+    pub(super) fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
+    }
+
+    /// Notes a commit's outcome; says whether it changed the health.
+    fn set(&self, failing: Option<String>) -> bool {
+        let mut current = self.failing.lock().unwrap_or_else(|p| p.into_inner());
+        let changed = current.is_some() != failing.is_some();
+        *current = failing;
+        changed
+    }
+}
+
+/// Starts the writer thread on `db`; it holds `lock` until it ends, which
+/// is once `queue` is closed and written.
+pub(super) fn start(
+    db: Connection,
+    lock: File,
+    queue: Receiver<Job>,
+    health: Arc<Health>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("chat-service-sqlite".into())
+        .spawn(move || {
+            let writer = Writer {
+                db,
+                queue,
+                health,
+                unwritten: Vec::new(),
+                retry: RETRY_MIN,
+            };
+            writer.run();
+            // The connection is closed by now: the lock goes last.
+            drop(lock);
+        })
+}
+
+struct Writer {
+    db: Connection,
+    queue: Receiver<Job>,
+    health: Arc<Health>,
+    /// Changes of failed transactions (their acks answered), to be written
+    /// before any later one.
+    unwritten: Vec<Change>,
+    /// Pause before the next try while `unwritten` is not empty.
+    retry: Duration,
+}
+
+impl Writer {
+    fn run(mut self) {
+        loop {
+            let mut jobs = Vec::new();
+            let closed = if self.unwritten.is_empty() {
+                match self.queue.recv() {
+                    Ok(job) => {
+                        jobs.push(job);
+                        false
+                    }
+                    Err(_) => true,
+                }
+            } else {
+                match self.queue.recv_timeout(self.retry) {
+                    Ok(job) => {
+                        jobs.push(job);
+                        false
+                    }
+                    Err(RecvTimeoutError::Timeout) => false,
+                    Err(RecvTimeoutError::Disconnected) => true,
+                }
+            };
+            while jobs.len() < MAX_BATCH {
+                match self.queue.try_recv() {
+                    Ok(job) => jobs.push(job),
+                    Err(_) => break,
+                }
+            }
+            self.handle(jobs);
+            if closed {
+                self.close();
+                return;
+            }
+        }
+    }
+
+    /// Writes the changes of `jobs` in order, a load after what came
+    /// before it.
+    fn handle(&mut self, jobs: Vec<Job>) {
+        let mut changes = Vec::with_capacity(jobs.len());
+        let mut acks = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            match job {
+                Job::Change(change, ack) => {
+                    changes.push(change);
+                    acks.push(ack);
+                }
+                Job::Load(reply) => {
+                    self.write(std::mem::take(&mut changes), std::mem::take(&mut acks));
+                    let snapshot = load::load(&self.db).map_err(|e| {
+                        ChatServiceError::internal(format!("cannot read the SQLite database: {e}"))
+                    });
+                    let _ = reply.send(snapshot);
+                }
+            }
+        }
+        self.write(changes, acks);
+    }
+
+    /// Commits the unwritten changes and `changes` in one transaction, then
+    /// answers `acks`.
+    fn write(&mut self, changes: Vec<Change>, acks: Vec<oneshot::Sender<Result<()>>>) {
+        let mut batch = std::mem::take(&mut self.unwritten);
+        batch.extend(changes);
+        if batch.is_empty() {
+            return;
+        }
+        match self.commit(&batch) {
+            Ok(()) => {
+                self.health.commits.fetch_add(1, Ordering::Relaxed);
+                self.retry = RETRY_MIN;
+                if self.health.set(None) {
+                    tracing::warn!("the SQLite database is written again");
+                }
+                for ack in acks {
+                    let _ = ack.send(Ok(()));
+                }
+            }
+            Err(error) => {
+                let message = format!("cannot write the SQLite database: {error}");
+                if self.health.set(Some(message.clone())) {
+                    tracing::error!(
+                        %error,
+                        "cannot write the SQLite database: commands fail until it can be \
+                         written again; what they changed is kept and written then"
+                    );
+                }
+                self.retry = (self.retry * 2).min(RETRY_MAX);
+                let failure = ChatServiceError::internal(message);
+                for ack in acks {
+                    let _ = ack.send(Err(failure.clone()));
+                }
+                self.unwritten = batch;
+            }
+        }
+    }
+
+    fn commit(&mut self, batch: &[Change]) -> rusqlite::Result<()> {
+        let tx = self.db.transaction()?;
+        for change in batch {
+            apply::apply(&tx, change)?;
+        }
+        tx.commit()
+    }
+
+    /// The queue is closed: a few more tries for what is still unwritten.
+    fn close(&mut self) {
+        for _ in 0..CLOSING_TRIES {
+            if self.unwritten.is_empty() {
+                return;
+            }
+            std::thread::sleep(self.retry);
+            self.write(Vec::new(), Vec::new());
+        }
+        if !self.unwritten.is_empty() {
+            tracing::error!(
+                changes = self.unwritten.len(),
+                "closing with changes the SQLite database could not take: they are lost"
+            );
+        }
+    }
+}
