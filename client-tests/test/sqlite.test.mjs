@@ -6,7 +6,8 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
-import { execFileSync } from 'node:child_process'
+import { execFile, execFileSync } from 'node:child_process'
+import { promisify } from 'node:util'
 import { startServer, expectExit, sqliteFlags, tempDbPath, STATE, OURS_ONLY } from '../lib/server.mjs'
 import { clientSet } from '../lib/client.mjs'
 
@@ -227,6 +228,47 @@ describe('SQLite state: kill -9 under load', { skip: SKIP }, () => {
     } finally {
       t.closeAll()
       await srv.stop()
+    }
+  })
+})
+
+describe('SQLite state: a backup while the server runs', { skip: SKIP || (hasSqlite3() ? false : 'needs the sqlite3 command') }, () => {
+  it('sqlite3 FILE ".backup COPY" while messages are sent: the copy opens as --sqlite-path with the data it had', async () => {
+    const file = tempDbPath('live')
+    const copy = tempDbPath('copy')
+    const t = clientSet()
+    const live = await startServer([...FLAGS, ...sqliteFlags(file)])
+    let fromCopy = null
+    try {
+      const alice = await t.login(live.url, 'alice')
+      await alice.ok('roomCreate', 'kept', false)
+      await alice.ok('roomAddToList', 'kept', 'blacklist', ['eve'])
+      await alice.ok('roomJoin', 'kept')
+      for (let i = 1; i <= 20; i++) await alice.ok('roomMessage', 'kept', { textMessage: `m${i}` })
+      // Messages go on during the backup.
+      let sending = true
+      const sender = (async () => {
+        for (let i = 21; sending; i++) await alice.ok('roomMessage', 'kept', { textMessage: `m${i}` })
+      })()
+      await promisify(execFile)('sqlite3', [file, `.backup '${copy}'`])
+      sending = false
+      await sender
+      const liveLast = (await exec(live, 'roomHistoryInfo', 'kept')).lastMessageId
+
+      fromCopy = await startServer([...FLAGS, ...sqliteFlags(copy)])
+      assert.equal(await exec(fromCopy, 'roomGetOwner', 'kept'), 'alice')
+      assert.deepEqual(await exec(fromCopy, 'roomGetAccessList', 'kept', 'blacklist'), ['eve'])
+      assert.deepEqual(await exec(fromCopy, 'roomGetAccessList', 'kept', 'userlist'), [])
+      const info = await exec(fromCopy, 'roomHistoryInfo', 'kept')
+      assert.ok(info.lastMessageId >= 20 && info.lastMessageId <= liveLast, `${info.lastMessageId} of ${liveLast}`)
+      const history = await exec(fromCopy, 'roomHistoryGet', 'kept', 0, 100000)
+      const last = info.lastMessageId
+      assert.deepEqual(history.map(m => m.id), [last, last - 1, last - 2, last - 3, last - 4], 'a consistent copy')
+      assert.deepEqual(history.map(m => m.textMessage), history.map(m => `m${m.id}`))
+    } finally {
+      t.closeAll()
+      await live.stop()
+      if (fromCopy) await fromCopy.stop()
     }
   })
 })

@@ -130,6 +130,12 @@ impl SqliteStore {
         self.health.commits()
     }
 
+    /// Tests: runs `f` on the writer's connection, between two commits.
+    #[cfg(test)]
+    pub(crate) fn run_on_writer(&self, f: impl FnOnce(&rusqlite::Connection) + Send + 'static) {
+        self.send(Job::Run(Box::new(f)));
+    }
+
     fn send(&self, job: Job) {
         // Fails only once the writer thread is gone (it panicked): the job,
         // and its reply sender, are dropped, which its waiter reports.

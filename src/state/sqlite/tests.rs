@@ -327,3 +327,70 @@ async fn an_empty_file_becomes_a_database() {
     let store = open(&dir.db());
     assert_eq!(store.load().await.unwrap(), Snapshot::default());
 }
+
+/// A full disk (SQLite's `max_page_count`): the commands whose commit fails
+/// answer `internalError`, the state reports itself unhealthy, and once
+/// writing works again everything is written, in order, by itself.
+#[tokio::test]
+async fn a_full_disk_fails_commands_loses_nothing_and_recovers_by_itself() {
+    let dir = TempDir::new();
+    let store = Arc::new(open(&dir.db()));
+    let state = MemoryState::with_store(store.clone()).await.unwrap();
+    state.add_room("r", with_history(100_000)).await.unwrap();
+    post(&state, "r", None, "before").await.unwrap();
+    store.run_on_writer(|db| {
+        let pages: i64 = db
+            .pragma_query_value(None, "page_count", |row| row.get(0))
+            .unwrap();
+        db.pragma_update(None, "max_page_count", pages).unwrap();
+    });
+    let text = "x".repeat(2000);
+    let mut failed = 0;
+    for _ in 0..200 {
+        match post(&state, "r", None, &text).await {
+            Ok(_) => {}
+            Err(error) => {
+                assert!(
+                    matches!(error, crate::error::ChatServiceError::Internal(_)),
+                    "{error:?}"
+                );
+                assert!(error.message().contains("full"), "{}", error.message());
+                failed += 1;
+            }
+        }
+    }
+    assert!(failed > 0, "the disk never got full");
+    assert!(
+        state.ping().await.is_err(),
+        "healthy while nothing is written"
+    );
+    // What the engine kept is answered meanwhile.
+    let info = state.room_history_info("r", Presence::Any).await.unwrap();
+    assert_eq!(info.last_message_id, 201);
+
+    store.run_on_writer(|db| {
+        db.pragma_update(None, "max_page_count", 1_000_000_000i64)
+            .unwrap();
+    });
+    let started = std::time::Instant::now();
+    while state.ping().await.is_err() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "no recovery"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let next = post(&state, "r", None, "after").await.unwrap();
+    assert_eq!(message_id(&next), 202);
+    let durable = state.durable_snapshot();
+    drop(state);
+    drop(store);
+    let snapshot = open(&dir.db()).load().await.unwrap();
+    assert_eq!(snapshot, durable);
+    let ids: Vec<u64> = snapshot.rooms[0]
+        .history
+        .iter()
+        .map(|m| message_id(m))
+        .collect();
+    assert_eq!(ids, (1..=202).rev().collect::<Vec<u64>>());
+}

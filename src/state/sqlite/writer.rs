@@ -42,6 +42,9 @@ pub(super) enum Job {
     Change(Change, oneshot::Sender<Result<()>>),
     /// Read everything back (after writing what came before).
     Load(oneshot::Sender<Result<Snapshot>>),
+    /// Tests: runs on the writer's connection (to make it fail, say).
+    #[cfg(test)]
+    Run(Box<dyn FnOnce(&Connection) + Send>),
 }
 
 /// What the writer tells the store.
@@ -162,6 +165,8 @@ impl Writer {
                     });
                     let _ = reply.send(snapshot);
                 }
+                #[cfg(test)]
+                Job::Run(f) => f(&self.db),
             }
         }
         self.write(changes, acks);
