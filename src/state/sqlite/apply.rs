@@ -7,6 +7,13 @@
 //! A change of a room or user the file does not hold cannot come from the
 //! engine (it records nothing after a deletion): it is logged and skipped
 //! rather than failing its whole transaction.
+//!
+//! Within one transaction ([`Batch`]), a room's key and capacity are read
+//! once, and its `last_message_id` is written once, with the last id of
+//! the batch's messages (before any change that reads it or could give
+//! its key to another room).
+
+use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -31,8 +38,81 @@ pub(super) fn direct_list_code(list: DirectList) -> i64 {
     }
 }
 
-/// Applies one change.
-pub(super) fn apply(db: &Connection, change: &Change) -> rusqlite::Result<()> {
+/// What one transaction remembers between its changes.
+#[derive(Default)]
+pub(super) struct Batch {
+    /// Room name -> (key, history capacity), as read in this batch.
+    rooms: HashMap<String, (i64, i64)>,
+    /// Room key -> the last message id to write.
+    last_ids: HashMap<i64, i64>,
+}
+
+impl Batch {
+    /// Writes the rooms' last ids and forgets what it read.
+    pub(super) fn flush(&mut self, db: &Connection) -> rusqlite::Result<()> {
+        self.rooms.clear();
+        if self.last_ids.is_empty() {
+            return Ok(());
+        }
+        let mut update =
+            db.prepare_cached("UPDATE rooms SET last_message_id = ?2 WHERE id = ?1")?;
+        for (id, last) in self.last_ids.drain() {
+            update.execute(params![id, last])?;
+        }
+        Ok(())
+    }
+
+    fn room(&mut self, db: &Connection, room: &str) -> rusqlite::Result<Option<(i64, i64)>> {
+        if let Some(found) = self.rooms.get(room) {
+            return Ok(Some(*found));
+        }
+        let found = db
+            .prepare_cached("SELECT id, history_max_size FROM rooms WHERE name = ?1")?
+            .query_row([room], |row| {
+                Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?))
+            })
+            .optional()?;
+        if let Some(found) = found {
+            self.rooms.insert(room.to_string(), found);
+        }
+        Ok(found)
+    }
+}
+
+/// Applies one change; [`Batch::flush`] before the commit.
+pub(super) fn apply(db: &Connection, batch: &mut Batch, change: &Change) -> rusqlite::Result<()> {
+    match change {
+        Change::MessageAppended { room, message } => {
+            let Some((id, capacity)) = batch.room(db, room)? else {
+                return missing("room", room);
+            };
+            let last = message_id(message) as i64;
+            batch.last_ids.insert(id, last);
+            if capacity > 0 {
+                let json = serde_json::to_string(&**message)
+                    .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+                db.prepare_cached("INSERT INTO messages (room, id, json) VALUES (?1, ?2, ?3)")?
+                    .execute(params![id, last, json])?;
+            }
+            trim(db, id, last, capacity)
+        }
+        // Seen times are the other change of every join and leave.
+        Change::Seen { room, user, at } => {
+            let Some((id, _)) = batch.room(db, room)? else {
+                return missing("room", room);
+            };
+            db.prepare_cached("INSERT OR REPLACE INTO seen (room, user, at) VALUES (?1, ?2, ?3)")?
+                .execute(params![id, user, at])?;
+            Ok(())
+        }
+        other => {
+            batch.flush(db)?;
+            apply_other(db, other)
+        }
+    }
+}
+
+fn apply_other(db: &Connection, change: &Change) -> rusqlite::Result<()> {
     match change {
         Change::RoomAdded { room, config } => add_room(db, room, config),
         Change::RoomDeleted { room } => {
@@ -77,34 +157,8 @@ pub(super) fn apply(db: &Connection, change: &Change) -> rusqlite::Result<()> {
             };
             trim(db, id, last, size)
         }
-        Change::Seen { room, user, at } => {
-            let Some(id) = room_id(db, room)? else {
-                return Ok(());
-            };
-            db.prepare_cached("INSERT OR REPLACE INTO seen (room, user, at) VALUES (?1, ?2, ?3)")?
-                .execute(params![id, user, at])?;
-            Ok(())
-        }
-        Change::MessageAppended { room, message } => {
-            let found = db
-                .prepare_cached("SELECT id, history_max_size FROM rooms WHERE name = ?1")?
-                .query_row([room], |row| {
-                    Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?))
-                })
-                .optional()?;
-            let Some((id, capacity)) = found else {
-                return missing("room", room);
-            };
-            let last = message_id(message) as i64;
-            db.prepare_cached("UPDATE rooms SET last_message_id = ?2 WHERE id = ?1")?
-                .execute(params![id, last])?;
-            if capacity > 0 {
-                let json = serde_json::to_string(&**message)
-                    .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-                db.prepare_cached("INSERT INTO messages (room, id, json) VALUES (?1, ?2, ?3)")?
-                    .execute(params![id, last, json])?;
-            }
-            trim(db, id, last, capacity)
+        Change::Seen { .. } | Change::MessageAppended { .. } => {
+            unreachable!("applied with a batch")
         }
         Change::UserAdded { user, config } => add_user(db, user, config),
         Change::UserDeleted { user } => {

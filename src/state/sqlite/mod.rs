@@ -15,13 +15,13 @@
 //!   `PRAGMA user_version` (the schema version) with the migrations from
 //!   version 1 on; a file that is not ours or is of a newer version is
 //!   refused.
-//! - `writer.rs`: the one thread that owns the connection. `record` queues
+//! - `writer.rs`: the one thread that writes. `record` queues
 //!   each change for it and returns at once; it takes everything queued,
 //!   applies it in one transaction (group commit: the messages that arrive
 //!   together share a commit), commits, then completes the acks, so a
 //!   command answers only once its change is on disk. A failed commit
 //!   fails those acks and keeps the changes, to be written first, in order,
-//!   when writing works again.
+//!   when writing works again. Checkpoints run on a thread of their own.
 //! - `apply.rs`: what each [`Change`](super::Change) does to the tables.
 //! - `load.rs`: the tables read back into a [`Snapshot`](super::Snapshot).
 //!
@@ -114,9 +114,10 @@ impl SqliteStore {
     pub fn open(settings: &SqliteSettings) -> std::result::Result<SqliteStore, OpenError> {
         let lock = lock::lock(&settings.path)?;
         let connection = schema::open(&settings.path, settings.synchronous)?;
+        let checkpointer = schema::open_checkpointer(&settings.path)?;
         let health = Arc::new(Health::default());
         let (jobs, queue) = mpsc::channel();
-        let writer = writer::start(connection, lock, queue, health.clone())
+        let writer = writer::start(connection, checkpointer, lock, queue, health.clone())
             .map_err(|e| OpenError::Unusable(format!("cannot start the writer thread: {e}")))?;
         Ok(SqliteStore {
             jobs,

@@ -104,6 +104,17 @@ pub(super) fn open(path: &Path, synchronous: Synchronous) -> Result<Connection, 
     Ok(connection)
 }
 
+/// A second connection to the file `open` set up, for checkpoints.
+pub(super) fn open_checkpointer(path: &Path) -> Result<Connection, OpenError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let connection = Connection::open_with_flags(path, flags)
+        .map_err(|e| OpenError::Unusable(format!("cannot open a second connection: {e}")))?;
+    connection
+        .busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(|e| OpenError::Unusable(format!("cannot set a busy timeout: {e}")))?;
+    Ok(connection)
+}
+
 /// The file's schema version, if the file is ours (or empty: version 0)
 /// and not newer than this binary.
 fn check(connection: &Connection) -> Result<i64, OpenError> {

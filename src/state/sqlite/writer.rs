@@ -5,6 +5,11 @@
 //! commit runs share the next one (group commit), and a command answers
 //! once its change is in the file.
 //!
+//! Checkpoints (copying the WAL into the database file, with its fsyncs)
+//! run on a thread of their own with a second connection, at most every
+//! [`CHECKPOINT_PAUSE`] while commits come, instead of stalling a commit
+//! every thousand pages as SQLite's automatic checkpoint would.
+//!
 //! When a commit fails (disk full, file unwritable) the transaction is
 //! rolled back, the acks of its changes fail with the error (the commands
 //! answer `internalError`), and the changes are kept: the next transaction
@@ -35,6 +40,8 @@ const RETRY_MIN: Duration = Duration::from_millis(50);
 const RETRY_MAX: Duration = Duration::from_secs(1);
 /// Tries left for changes still unwritten when the store closes.
 const CLOSING_TRIES: usize = 5;
+/// Commits gather this long before a checkpoint.
+const CHECKPOINT_PAUSE: Duration = Duration::from_millis(100);
 
 /// What the store asks of its writer.
 pub(super) enum Job {
@@ -76,14 +83,22 @@ impl Health {
     }
 }
 
-/// Starts the writer thread on `db`; it holds `lock` until it ends, which
-/// is once `queue` is closed and written.
+/// Starts the writer thread on `db`, and the checkpoint thread on
+/// `checkpointer`; the writer holds `lock` until both have ended, which is
+/// once `queue` is closed and written.
 pub(super) fn start(
     db: Connection,
+    checkpointer: Connection,
     lock: File,
     queue: Receiver<Job>,
     health: Arc<Health>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
+    db.pragma_update(None, "wal_autocheckpoint", 0)
+        .map_err(std::io::Error::other)?;
+    let (checkpoints, ticks) = std::sync::mpsc::channel();
+    let checkpointing = std::thread::Builder::new()
+        .name("chat-service-sqlite-checkpoint".into())
+        .spawn(move || checkpoint(checkpointer, ticks))?;
     std::thread::Builder::new()
         .name("chat-service-sqlite".into())
         .spawn(move || {
@@ -93,11 +108,36 @@ pub(super) fn start(
                 health,
                 unwritten: Vec::new(),
                 retry: RETRY_MIN,
+                checkpoints: Some(checkpoints),
             };
             writer.run();
-            // The connection is closed by now: the lock goes last.
+            // The writer's connection is closed by now, the checkpointer's
+            // (the last one: it checkpoints everything) once it has seen
+            // the end of the ticks. The lock goes last.
+            let _ = checkpointing.join();
             drop(lock);
         })
+}
+
+/// The checkpoint thread: after a commit, waits [`CHECKPOINT_PAUSE`] for
+/// more, then checkpoints what it can without waiting for anyone. Once the
+/// writer is gone it closes its connection, the last one, which
+/// checkpoints everything.
+fn checkpoint(db: Connection, ticks: Receiver<()>) {
+    while ticks.recv().is_ok() {
+        let until = std::time::Instant::now() + CHECKPOINT_PAUSE;
+        loop {
+            let left = until.saturating_duration_since(std::time::Instant::now());
+            match ticks.recv_timeout(left) {
+                Ok(()) => {}
+                Err(RecvTimeoutError::Timeout) => break,
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+        }
+        if let Err(error) = db.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(%error, "SQLite checkpoint failed (tried again after the next commit)");
+        }
+    }
 }
 
 struct Writer {
@@ -109,6 +149,8 @@ struct Writer {
     unwritten: Vec<Change>,
     /// Pause before the next try while `unwritten` is not empty.
     retry: Duration,
+    /// Tells the checkpoint thread of each commit.
+    checkpoints: Option<std::sync::mpsc::Sender<()>>,
 }
 
 impl Writer {
@@ -166,7 +208,7 @@ impl Writer {
                     let _ = reply.send(snapshot);
                 }
                 #[cfg(test)]
-                Job::Run(f) => f(&self.db),
+                Job::Run(run) => run(&self.db),
             }
         }
         self.write(changes, acks);
@@ -210,12 +252,18 @@ impl Writer {
         }
     }
 
-    fn commit(&mut self, batch: &[Change]) -> rusqlite::Result<()> {
+    fn commit(&mut self, changes: &[Change]) -> rusqlite::Result<()> {
         let tx = self.db.transaction()?;
-        for change in batch {
-            apply::apply(&tx, change)?;
+        let mut batch = apply::Batch::default();
+        for change in changes {
+            apply::apply(&tx, &mut batch, change)?;
         }
-        tx.commit()
+        batch.flush(&tx)?;
+        tx.commit()?;
+        if let Some(checkpoints) = &self.checkpoints {
+            let _ = checkpoints.send(());
+        }
+        Ok(())
     }
 
     /// The queue is closed: a few more tries for what is still unwritten.
