@@ -5,10 +5,10 @@
 //! clock task (vendor/README.md): a client that answers stays connected,
 //! a silent one is closed soon after the timeout.
 
+mod common;
+
 use std::time::Duration;
 
-use chat_service::http::serve::serve;
-use chat_service::transport::socket_io_http;
 use futures::{SinkExt, StreamExt};
 use socketioxide::SocketIo;
 use socketioxide::extract::SocketRef;
@@ -24,19 +24,11 @@ type Ws = WebSocketStream<TcpStream>;
 
 /// A server with short heartbeats on a free loopback port; its address.
 async fn server() -> std::net::SocketAddr {
-    let (svc, io) = SocketIo::builder()
+    let builder = SocketIo::builder()
         .ping_interval(INTERVAL)
-        .ping_timeout(TIMEOUT)
-        .build_svc();
+        .ping_timeout(TIMEOUT);
+    let (io, addr) = common::serve_on_loopback(builder).await;
     io.ns("/", async |_: SocketRef| {});
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(serve(
-        listener,
-        socket_io_http(svc),
-        Duration::from_secs(10),
-        std::future::pending(),
-    ));
     addr
 }
 

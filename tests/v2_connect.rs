@@ -4,10 +4,10 @@
 //! and the app reads it from the handshake URL. Over websocket and polling,
 //! as the crate serves socket.io (`http::serve::serve`).
 
+mod common;
+
 use std::time::Duration;
 
-use chat_service::http::serve::serve;
-use chat_service::transport::socket_io_http;
 use futures::{SinkExt, StreamExt};
 use socketioxide::SocketIo;
 use socketioxide::extract::SocketRef;
@@ -20,7 +20,7 @@ use tokio_tungstenite::tungstenite::Message;
 /// A server whose `/chat-service` greets each socket with the `user` of
 /// its handshake URL.
 async fn server() -> std::net::SocketAddr {
-    let (svc, io) = SocketIo::builder().build_svc();
+    let (io, addr) = common::serve_on_loopback(SocketIo::builder()).await;
     io.ns("/", async |_: SocketRef| {});
     io.ns("/chat-service", async |s: SocketRef| {
         let query = s.req_parts().uri.query().unwrap_or_default().to_owned();
@@ -31,14 +31,6 @@ async fn server() -> std::net::SocketAddr {
             .to_owned();
         s.emit("hello", &user).ok();
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(serve(
-        listener,
-        socket_io_http(svc),
-        Duration::from_secs(10),
-        std::future::pending(),
-    ));
     addr
 }
 
