@@ -76,10 +76,13 @@ async fn run(config: Config, auth: Authenticator) -> Result<(), StartError> {
         tracing::warn!("--auth query: any client can log in as any user (development only)");
     }
     let demo = !config.no_static && config.static_dir.is_none();
+    let service = config.service_options();
+    // A room's cache holds a whole `roomRecentHistory` answer.
+    let history_cache = service.history_max_get_messages.max(1);
     let settings = ServerSettings {
         host: config.host.clone(),
         port: config.port,
-        service: config.service_options(),
+        service,
         admin_token: config.admin_token.clone(),
         cors_origin: config.cors_origin.clone(),
         static_files: if config.no_static {
@@ -99,6 +102,7 @@ async fn run(config: Config, auth: Authenticator) -> Result<(), StartError> {
                     SqliteSynchronous::Normal => Synchronous::Normal,
                     SqliteSynchronous::Full => Synchronous::Full,
                 },
+                history_cache,
             }),
             StateKind::Memory => StateSettings::Memory,
             StateKind::Redis => StateSettings::Redis {

@@ -145,6 +145,33 @@ pub trait DurableStore: Send + Sync + 'static {
     fn check(&self) -> Result<()> {
         Ok(())
     }
+
+    /// How many of each room's newest messages the engine keeps in memory;
+    /// older ones it reads with [`history`](Self::history). `None` (the
+    /// default): the store gives every room's whole history at load, and
+    /// the engine keeps it all.
+    fn history_cache(&self) -> Option<usize> {
+        None
+    }
+
+    /// Up to `count` messages of `room` from id `newest` down, newest
+    /// first, as they are once every change recorded before this call is
+    /// written. Called under the room's lock, like `record`, and must not
+    /// block either: the read happens when the returned future is awaited.
+    /// Only asked of a store with a [`history_cache`](Self::history_cache).
+    fn history(
+        &self,
+        room: &str,
+        newest: u64,
+        count: usize,
+    ) -> BoxFuture<'static, Result<Vec<Message>>> {
+        let _ = (room, newest, count);
+        Box::pin(async {
+            Err(crate::error::ChatServiceError::internal(
+                "this store keeps no history apart from the engine",
+            ))
+        })
+    }
 }
 
 /// What a store holds: every room and user, in any order.
@@ -161,7 +188,13 @@ pub struct StoredRoom {
     /// Owner, mode, access lists, history capacity, notification settings.
     pub config: RoomConfig,
     pub last_message_id: u64,
-    /// At most `config.history_max_size` messages, newest first.
+    /// How many messages the room holds: those with the ids
+    /// `last_message_id - history_size + 1 ..= last_message_id`, at most
+    /// `config.history_max_size`.
+    pub history_size: usize,
+    /// The newest of them, newest first: all of them from a store without
+    /// a [`history_cache`](DurableStore::history_cache), maybe none from
+    /// one with it.
     pub history: Vec<Message>,
     /// When each user last entered or left the userlist.
     pub seen: Vec<SeenAt>,

@@ -6,7 +6,10 @@
 
 use std::sync::Arc;
 
-use crate::error::Result;
+use futures::future::BoxFuture;
+
+use crate::error::{ChatServiceError, Result};
+use crate::state::Message;
 use crate::state::durable::{Ack, Change, DurableStore};
 
 /// The store, if the engine has one.
@@ -23,6 +26,24 @@ impl Journal {
         match &self.0 {
             Some(store) => store.check(),
             None => Ok(()),
+        }
+    }
+
+    /// Messages of `room` from the store (see [`DurableStore::history`]);
+    /// call it under the room's lock.
+    pub(crate) fn history(
+        &self,
+        room: &str,
+        newest: u64,
+        count: usize,
+    ) -> BoxFuture<'static, Result<Vec<Message>>> {
+        match &self.0 {
+            Some(store) => store.history(room, newest, count),
+            None => Box::pin(async {
+                Err(ChatServiceError::internal(
+                    "a history read beyond memory without a store",
+                ))
+            }),
         }
     }
 

@@ -51,7 +51,7 @@ use self::instances::Instances;
 use self::journal::{Journal, Recorder};
 use self::locks::Locks;
 use self::presence::{UserSockets, Userlist};
-use self::rooms::RoomData;
+use self::rooms::{HistoryRead, RoomData};
 use self::users::UserData;
 use super::access;
 use super::durable::{Change, DurableStore};
@@ -131,6 +131,9 @@ pub struct MemoryState {
     instances: Instances,
     locks: Locks,
     journal: Journal,
+    /// Most messages a room keeps in memory (`None`: all); the store has
+    /// the rest.
+    history_cache: Option<usize>,
     /// Set once, by the service that takes the message feed.
     feed: OnceLock<tokio::sync::mpsc::UnboundedSender<Published>>,
 }
@@ -161,14 +164,14 @@ impl MemoryState {
     pub async fn with_store(store: Arc<dyn DurableStore>) -> Result<Self> {
         let snapshot = store.load().await?;
         let state = Self {
+            history_cache: store.history_cache(),
             journal: Journal::new(store),
             ..Self::default()
         };
         for room in snapshot.rooms {
             let name = room.name.clone();
-            state
-                .rooms
-                .insert(name, RoomEntry::new(RoomData::restored(room)));
+            let data = RoomData::restored(room, state.cache_limit());
+            state.rooms.insert(name, RoomEntry::new(data));
         }
         for user in snapshot.users {
             let name = user.name.clone();
@@ -177,6 +180,10 @@ impl MemoryState {
                 .insert(name, UserEntry::new(UserData::restored(user)));
         }
         Ok(state)
+    }
+
+    fn cache_limit(&self) -> usize {
+        self.history_cache.unwrap_or(usize::MAX)
     }
 
     /// Runs `f` on a room under its lock; `noRoom` if the room is missing.
@@ -218,6 +225,36 @@ impl MemoryState {
             access::check_presence(&room.data, name, presence, |u| room.present.contains(u))?;
             f(room)
         })
+    }
+
+    /// A history read, after the presence check: from memory, or for
+    /// older messages from the store, asked under the room's lock (so it
+    /// sees every change recorded before) and awaited after it. What the
+    /// store brings back extends the room's cache while that has room.
+    async fn read_history(
+        &self,
+        name: &str,
+        presence: Presence<'_>,
+        read: impl FnOnce(&RoomData) -> HistoryRead,
+    ) -> Result<Vec<Message>> {
+        let pending = self.read_room(name, presence, |room| {
+            Ok(match read(&room.data) {
+                HistoryRead::Cached(messages) => Err(messages),
+                HistoryRead::Stored { newest, count } => {
+                    Ok(self.journal.history(name, newest, count))
+                }
+            })
+        })?;
+        let stored = match pending {
+            Ok(pending) => pending.await?,
+            Err(cached) => return Ok(cached),
+        };
+        // The room may be gone by now: then there is nothing to extend.
+        let _ = self.with_room(name, |room| {
+            room.data.extend_cache(&stored);
+            Ok(())
+        });
+        Ok(stored)
     }
 
     /// A room change that records at most the one change `make` gives.
@@ -262,6 +299,21 @@ impl MemoryState {
             .collect();
         users.sort_by(|a, b| a.name.cmp(&b.name));
         durable::Snapshot { rooms, users }
+    }
+
+    /// [`durable_snapshot`](Self::durable_snapshot) with every room's
+    /// whole history, read as clients read it (through the store for what
+    /// is not cached).
+    #[cfg(test)]
+    pub(crate) async fn full_snapshot(&self) -> durable::Snapshot {
+        let mut snapshot = self.durable_snapshot();
+        for room in &mut snapshot.rooms {
+            room.history = self
+                .room_recent_history(&room.name, room.history_size, Presence::Any)
+                .await
+                .unwrap();
+        }
+        snapshot
     }
 }
 

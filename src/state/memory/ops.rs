@@ -30,7 +30,7 @@ impl State for MemoryState {
                     room: name.to_string(),
                     config: config.clone(),
                 });
-                slot.insert(RoomEntry::new(RoomData::new(config)));
+                slot.insert(RoomEntry::new(RoomData::new(config, self.cache_limit())));
             }
         }
         rec.committed().await
@@ -148,7 +148,8 @@ impl State for MemoryState {
         limit: usize,
         presence: Presence<'_>,
     ) -> Result<Vec<Message>> {
-        self.read_room(room, presence, |r| Ok(r.data.recent(limit)))
+        self.read_history(room, presence, |data| data.recent(limit))
+            .await
     }
 
     async fn room_history_get(
@@ -158,7 +159,8 @@ impl State for MemoryState {
         limit: usize,
         presence: Presence<'_>,
     ) -> Result<Vec<Message>> {
-        self.read_room(room, presence, |r| Ok(r.data.history_get(id, limit)))
+        self.read_history(room, presence, |data| data.history_get(id, limit))
+            .await
     }
 
     async fn room_add_message(&self, name: &str, message: NewMessage<'_>) -> Result<Message> {

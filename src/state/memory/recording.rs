@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use crate::error::Result;
 use crate::state::durable::{Ack, Change, DurableStore, SeenAt, Snapshot, StoredRoom, StoredUser};
-use crate::state::{DirectList, ListOp, RoomList, message_id};
+use crate::state::{DirectList, ListOp, Message, RoomList, message_id};
 
 /// Records changes and folds each into its snapshot as it comes, so that
 /// a change the store cannot apply (of a room it does not hold, a message
@@ -18,6 +18,11 @@ pub(crate) struct RecordingStore {
     /// Acks that resolve later (after a yield), as a store committing on
     /// another task would.
     deferred: bool,
+    /// The engine keeps this many messages per room; the store answers
+    /// reads of the rest.
+    cache: Option<usize>,
+    /// History reads asked of the store.
+    reads: std::sync::atomic::AtomicUsize,
 }
 
 #[derive(Default)]
@@ -39,6 +44,14 @@ impl RecordingStore {
         }
     }
 
+    /// A store whose engine keeps at most `cache` messages per room.
+    pub(crate) fn with_cache(cache: usize) -> Self {
+        Self {
+            cache: Some(cache),
+            ..Self::default()
+        }
+    }
+
     /// A store that holds `snapshot` already.
     pub(crate) fn holding(snapshot: Snapshot) -> Self {
         let held = Held {
@@ -51,6 +64,10 @@ impl RecordingStore {
         }
     }
 
+    pub(crate) fn reads(&self) -> usize {
+        self.reads.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     pub(crate) fn changes(&self) -> Vec<Change> {
         self.held.lock().unwrap().changes.clone()
     }
@@ -61,6 +78,9 @@ impl RecordingStore {
         let mut snapshot = self.held.lock().unwrap().snapshot.clone();
         snapshot.rooms.sort_by(|a, b| a.name.cmp(&b.name));
         snapshot.users.sort_by(|a, b| a.name.cmp(&b.name));
+        for room in &mut snapshot.rooms {
+            room.history_size = room.history.len();
+        }
         snapshot
     }
 }
@@ -83,6 +103,32 @@ impl DurableStore for RecordingStore {
         } else {
             Ack::Done
         }
+    }
+
+    fn history_cache(&self) -> Option<usize> {
+        self.cache
+    }
+
+    fn history(
+        &self,
+        room: &str,
+        newest: u64,
+        count: usize,
+    ) -> futures::future::BoxFuture<'static, Result<Vec<Message>>> {
+        self.reads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let held = self.held.lock().unwrap();
+        let oldest = (newest + 1).saturating_sub(count as u64);
+        let messages: Vec<Message> = held
+            .snapshot
+            .rooms
+            .iter()
+            .filter(|r| r.name == room)
+            .flat_map(|r| r.history.iter())
+            .filter(|m| (oldest..=newest).contains(&message_id(m)))
+            .cloned()
+            .collect();
+        Box::pin(async move { Ok(messages) })
     }
 }
 

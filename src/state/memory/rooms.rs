@@ -1,6 +1,12 @@
 //! The durable part of a room in the memory engine: owner, mode, access
 //! lists, settings, history with its ids, and the users' seen times. Its
 //! present users live beside it (`presence.rs`), under the same lock.
+//!
+//! With a store that keeps the history (`sqlite/`), only the newest
+//! messages stay in memory, at most the store's `history_cache` per room:
+//! memory does not grow with the stored history, and a restart reads none
+//! of it. A read of older messages goes to the store ([`HistoryRead`]),
+//! and what it brings back extends the cache while that has room.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -12,6 +18,15 @@ use crate::state::access::RoomAcl;
 use crate::state::durable::StoredRoom;
 use crate::state::{HistoryInfo, ListOp, Message, NotificationsInfo, RoomConfig, RoomList};
 
+/// Where a history read finds its messages.
+pub(crate) enum HistoryRead {
+    /// All of them are in memory, newest first.
+    Cached(Vec<Message>),
+    /// Some are only in the store: the `count` messages from id `newest`
+    /// down.
+    Stored { newest: u64, count: usize },
+}
+
 #[derive(Default)]
 pub(crate) struct RoomData {
     pub(crate) owner: Option<String>,
@@ -19,9 +34,16 @@ pub(crate) struct RoomData {
     adminlist: IndexSet<String>,
     whitelist: IndexSet<String>,
     blacklist: IndexSet<String>,
-    /// Newest first: `history[k]` holds id `last_message_id - k`.
+    /// The newest messages, newest first: `history[k]` holds id
+    /// `last_message_id - k`. All the room holds, or at most
+    /// `cache_limit` of them.
     history: VecDeque<Message>,
+    /// How many messages the room holds, in memory or in the store: ids
+    /// `last_message_id - history_size + 1 ..= last_message_id`.
+    history_size: usize,
     history_max_size: usize,
+    /// Most messages kept in `history`.
+    cache_limit: usize,
     last_message_id: u64,
     pub(crate) access_lists_updates: bool,
     pub(crate) userlist_updates: bool,
@@ -43,7 +65,9 @@ impl RoomAcl for RoomData {
 }
 
 impl RoomData {
-    pub(crate) fn new(config: RoomConfig) -> Self {
+    /// A new room keeping at most `cache_limit` messages in memory
+    /// (`usize::MAX`: all of them).
+    pub(crate) fn new(config: RoomConfig, cache_limit: usize) -> Self {
         Self {
             owner: config.owner,
             whitelist_only: config.whitelist_only,
@@ -53,14 +77,16 @@ impl RoomData {
             history_max_size: config.history_max_size,
             access_lists_updates: config.enable_access_lists_updates,
             userlist_updates: config.enable_userlist_updates,
+            cache_limit,
             ..Self::default()
         }
     }
 
     /// A room as a store gave it back.
-    pub(crate) fn restored(stored: StoredRoom) -> Self {
-        let mut room = Self::new(stored.config);
+    pub(crate) fn restored(stored: StoredRoom, cache_limit: usize) -> Self {
+        let mut room = Self::new(stored.config, cache_limit);
         room.last_message_id = stored.last_message_id;
+        room.history_size = stored.history_size.max(stored.history.len());
         room.history = stored.history.into();
         room.trim_history();
         room.seen = stored.seen.into_iter().map(|s| (s.user, s.at)).collect();
@@ -93,6 +119,7 @@ impl RoomData {
                 enable_userlist_updates: self.userlist_updates,
             },
             last_message_id: self.last_message_id,
+            history_size: self.history_size,
             history: self.history.iter().cloned().collect(),
             seen,
         }
@@ -150,6 +177,7 @@ impl RoomData {
         let stored: Message = Message::new(Value::Object(fields));
         if self.history_max_size > 0 {
             self.history.push_front(stored.clone());
+            self.history_size += 1;
             self.trim_history();
         }
         stored
@@ -164,38 +192,70 @@ impl RoomData {
     }
 
     fn trim_history(&mut self) {
-        self.history.truncate(self.history_max_size);
+        self.history_size = self.history_size.min(self.history_max_size);
+        self.history
+            .truncate(self.history_size.min(self.cache_limit));
     }
 
     pub(crate) fn history_info(&self) -> HistoryInfo {
         HistoryInfo {
-            history_size: self.history.len(),
+            history_size: self.history_size,
             history_max_size: self.history_max_size,
             last_message_id: self.last_message_id,
         }
     }
 
     /// The newest `limit` messages, newest first.
-    pub(crate) fn recent(&self, limit: usize) -> Vec<Message> {
-        self.history.iter().take(limit).cloned().collect()
+    pub(crate) fn recent(&self, limit: usize) -> HistoryRead {
+        self.read(self.last_message_id, limit)
     }
 
     /// Messages with ids in `id+1 ..= id+limit` (`id` clamped to the last
     /// one), newest first (8).
-    pub(crate) fn history_get(&self, id: u64, limit: usize) -> Vec<Message> {
-        if limit == 0 {
-            return Vec::new();
+    pub(crate) fn history_get(&self, id: u64, limit: usize) -> HistoryRead {
+        let from = id.min(self.last_message_id);
+        let to = from.saturating_add(limit as u64).min(self.last_message_id);
+        self.read(to, (to - from) as usize)
+    }
+
+    /// Up to `count` messages from id `newest` (at most the last) down,
+    /// of those the room holds.
+    fn read(&self, newest: u64, count: usize) -> HistoryRead {
+        let oldest_held = self.last_message_id - self.history_size as u64 + 1;
+        let oldest = newest.saturating_sub(count as u64) + 1;
+        let oldest = oldest.max(oldest_held);
+        if newest < oldest {
+            return HistoryRead::Cached(Vec::new());
         }
-        let last = self.last_message_id;
-        let from = id.min(last);
-        let to = from.saturating_add(limit as u64).min(last);
-        let newest_skip = (last - to) as usize;
-        let count = (to - from) as usize;
-        self.history
-            .iter()
-            .skip(newest_skip)
-            .take(count)
-            .cloned()
-            .collect()
+        let count = (newest - oldest + 1) as usize;
+        let oldest_cached = self.last_message_id - self.history.len() as u64 + 1;
+        if oldest < oldest_cached {
+            return HistoryRead::Stored { newest, count };
+        }
+        let skip = (self.last_message_id - newest) as usize;
+        HistoryRead::Cached(
+            self.history
+                .iter()
+                .skip(skip)
+                .take(count)
+                .cloned()
+                .collect(),
+        )
+    }
+
+    /// Keeps what a store read brought (newest first) that is just older
+    /// than the cache, while the cache has room and the room still holds
+    /// it.
+    pub(crate) fn extend_cache(&mut self, read: &[Message]) {
+        let limit = self.history_size.min(self.cache_limit);
+        for message in read {
+            if self.history.len() >= limit {
+                return;
+            }
+            let next_older = self.last_message_id - self.history.len() as u64;
+            if crate::state::message_id(message) == next_older {
+                self.history.push_back(message.clone());
+            }
+        }
     }
 }

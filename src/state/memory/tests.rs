@@ -364,3 +364,79 @@ async fn commands_answer_after_the_commit_without_holding_the_room() {
     store.complete(Err(failure.clone())).await;
     assert_eq!(posting.await.unwrap().err(), Some(failure));
 }
+
+/// With a store that keeps the history, a room keeps only its newest
+/// messages in memory; every read answers as an engine that keeps them
+/// all, through appends, capacity changes and a restart.
+#[tokio::test]
+async fn reads_beyond_the_cache_answer_as_the_whole_history_would() {
+    let whole = MemoryState::new();
+    let store = Arc::new(RecordingStore::with_cache(3));
+    let cached = MemoryState::with_store(store.clone()).await.unwrap();
+    let config = RoomConfig {
+        history_max_size: 8,
+        ..RoomConfig::default()
+    };
+    for state in [&whole, &cached] {
+        state.add_room("r", config.clone()).await.unwrap();
+    }
+    let mut seed = 20261205u64;
+    let mut next = move |bound: u64| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) % bound
+    };
+    for step in 0..600 {
+        match next(8) {
+            0..=2 => {
+                for state in [&whole, &cached] {
+                    post(state, "r", None, &format!("m{step}")).await.unwrap();
+                }
+            }
+            3 if step % 5 == 0 => {
+                let size = Some(next(12) as usize);
+                for state in [&whole, &cached] {
+                    state.room_set_history_max_size("r", size).await.unwrap();
+                }
+            }
+            4 | 5 => {
+                let last = whole.room_history_info("r", Presence::Any).await;
+                let id = last.unwrap().last_message_id.saturating_sub(next(14));
+                let limit = next(12) as usize;
+                let expected = whole.room_history_get("r", id, limit, Presence::Any).await;
+                let got = cached.room_history_get("r", id, limit, Presence::Any).await;
+                assert_eq!(got, expected, "roomHistoryGet {id} {limit} at step {step}");
+            }
+            _ => {
+                let limit = next(12) as usize;
+                let expected = whole.room_recent_history("r", limit, Presence::Any).await;
+                let got = cached.room_recent_history("r", limit, Presence::Any).await;
+                assert_eq!(got, expected, "roomRecentHistory {limit} at step {step}");
+            }
+        }
+        assert_eq!(
+            cached.room_history_info("r", Presence::Any).await,
+            whole.room_history_info("r", Presence::Any).await
+        );
+    }
+    let reads = store.reads();
+    assert!(reads > 20, "only {reads} reads went beyond the cache");
+
+    // A restart keeps none of the cache; reads still answer the same.
+    let restarted = MemoryState::with_store(store).await.unwrap();
+    let info = whole.room_history_info("r", Presence::Any).await.unwrap();
+    assert_eq!(
+        restarted
+            .room_history_info("r", Presence::Any)
+            .await
+            .unwrap(),
+        info
+    );
+    for id in 0..=info.last_message_id {
+        assert_eq!(
+            restarted.room_history_get("r", id, 5, Presence::Any).await,
+            whole.room_history_get("r", id, 5, Presence::Any).await,
+        );
+    }
+}

@@ -1,6 +1,7 @@
 //! The tables read back into the [`Snapshot`] an engine starts from: rooms
-//! and users by name, lists in insertion order, each history newest first,
-//! seen times by user.
+//! and users by name, lists in insertion order, seen times by user, and of
+//! each history only its size: messages are read when asked for
+//! ([`history`]), so a start does not grow with the stored history.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,7 +10,7 @@ use rusqlite::Connection;
 
 use super::apply::{direct_list_code, room_list_code};
 use crate::state::durable::{SeenAt, Snapshot, StoredRoom, StoredUser};
-use crate::state::{DirectList, RoomConfig, RoomList, UserConfig};
+use crate::state::{DirectList, Message, RoomConfig, RoomList, UserConfig};
 
 /// Why a file could not be read back.
 #[derive(Debug, thiserror::Error)]
@@ -28,7 +29,7 @@ pub(super) enum LoadError {
 pub(super) fn load(db: &Connection) -> Result<Snapshot, LoadError> {
     let mut rooms = read_rooms(db)?;
     read_room_lists(db, &mut rooms)?;
-    read_histories(db, &mut rooms)?;
+    read_history_sizes(db, &mut rooms)?;
     read_seen(db, &mut rooms)?;
     let mut rooms: Vec<StoredRoom> = rooms.into_values().collect();
     rooms.sort_by(|a, b| a.name.cmp(&b.name));
@@ -61,6 +62,7 @@ fn read_rooms(db: &Connection) -> rusqlite::Result<HashMap<i64, StoredRoom>> {
                 ..RoomConfig::default()
             },
             last_message_id: row.get::<_, i64>(7)?.max(0) as u64,
+            history_size: 0,
             history: Vec::new(),
             seen: Vec::new(),
         };
@@ -92,23 +94,50 @@ fn read_room_lists(db: &Connection, rooms: &mut HashMap<i64, StoredRoom>) -> rus
     Ok(())
 }
 
-fn read_histories(db: &Connection, rooms: &mut HashMap<i64, StoredRoom>) -> Result<(), LoadError> {
-    let mut statement = db.prepare("SELECT room, id, json FROM messages ORDER BY room, id DESC")?;
-    let mut rows = statement.query([])?;
-    while let Some(row) = rows.next()? {
-        let Some(room) = rooms.get_mut(&row.get::<_, i64>(0)?) else {
-            continue;
-        };
-        let id: i64 = row.get(1)?;
-        let json: String = row.get(2)?;
-        let message = serde_json::from_str(&json).map_err(|error| LoadError::Message {
-            room: room.name.clone(),
-            id,
-            error,
-        })?;
-        room.history.push(Arc::new(message));
+/// A room's messages are the ids from its oldest kept one to its last
+/// (appends and trims keep them contiguous): one index lookup per room.
+fn read_history_sizes(
+    db: &Connection,
+    rooms: &mut HashMap<i64, StoredRoom>,
+) -> rusqlite::Result<()> {
+    let mut oldest = db.prepare("SELECT min(id) FROM messages WHERE room = ?1")?;
+    for (key, room) in rooms.iter_mut() {
+        let first: Option<i64> = oldest.query_row([key], |row| row.get(0))?;
+        if let Some(first) = first {
+            let first = first.max(1) as u64;
+            room.history_size = (room.last_message_id + 1).saturating_sub(first) as usize;
+        }
     }
     Ok(())
+}
+
+/// Up to `count` messages of `room` from id `newest` down, newest first.
+pub(super) fn history(
+    db: &Connection,
+    room: &str,
+    newest: u64,
+    count: usize,
+) -> Result<Vec<Message>, LoadError> {
+    let oldest = (newest + 1).saturating_sub(count as u64);
+    let mut statement = db.prepare_cached(
+        "SELECT m.id, m.json FROM messages m JOIN rooms r ON m.room = r.id
+         WHERE r.name = ?1 AND m.id BETWEEN ?2 AND ?3 ORDER BY m.id DESC",
+    )?;
+    let mut rows = statement.query(rusqlite::params![room, oldest as i64, newest as i64])?;
+    let mut messages = Vec::with_capacity(count);
+    while let Some(row) = rows.next()? {
+        messages.push(parse(room, row.get(0)?, &row.get::<_, String>(1)?)?);
+    }
+    Ok(messages)
+}
+
+fn parse(room: &str, id: i64, json: &str) -> Result<Message, LoadError> {
+    let message = serde_json::from_str(json).map_err(|error| LoadError::Message {
+        room: room.to_string(),
+        id,
+        error,
+    })?;
+    Ok(Arc::new(message))
 }
 
 fn read_seen(db: &Connection, rooms: &mut HashMap<i64, StoredRoom>) -> rusqlite::Result<()> {

@@ -46,7 +46,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc;
 
+use futures::future::BoxFuture;
+
 use crate::error::{ChatServiceError, Result};
+use crate::state::Message;
 use crate::state::durable::{Ack, Change, DurableStore, Snapshot};
 
 use self::writer::{Health, Job};
@@ -77,6 +80,9 @@ pub struct SqliteSettings {
     /// The database file, created when missing.
     pub path: PathBuf,
     pub synchronous: Synchronous,
+    /// How many of each room's newest messages stay in memory; older ones
+    /// are read from the file when asked for.
+    pub history_cache: usize,
 }
 
 /// Why a database file could not be opened. `Display` is one line, to
@@ -102,6 +108,7 @@ pub enum OpenError {
 /// The durable store of the SQLite state (see the module doc).
 pub struct SqliteStore {
     jobs: mpsc::Sender<Job>,
+    history_cache: usize,
     health: Arc<Health>,
     /// Joined on drop, so that the file is closed and unlocked once the
     /// store is gone.
@@ -121,6 +128,7 @@ impl SqliteStore {
             .map_err(|e| OpenError::Unusable(format!("cannot start the writer thread: {e}")))?;
         Ok(SqliteStore {
             jobs,
+            history_cache: settings.history_cache,
             health,
             writer: Some(writer),
         })
@@ -178,6 +186,26 @@ impl DurableStore for SqliteStore {
 
     fn check(&self) -> Result<()> {
         self.health.check()
+    }
+
+    fn history_cache(&self) -> Option<usize> {
+        Some(self.history_cache)
+    }
+
+    fn history(
+        &self,
+        room: &str,
+        newest: u64,
+        count: usize,
+    ) -> BoxFuture<'static, Result<Vec<Message>>> {
+        let (reply, messages) = tokio::sync::oneshot::channel();
+        self.send(Job::History {
+            room: room.to_string(),
+            newest,
+            count,
+            reply,
+        });
+        Box::pin(async move { messages.await.unwrap_or_else(|_| Err(writer_gone())) })
     }
 }
 

@@ -45,11 +45,24 @@ fn settings(path: &Path) -> SqliteSettings {
     SqliteSettings {
         path: path.to_path_buf(),
         synchronous: Synchronous::Normal,
+        history_cache: 4,
     }
 }
 
 fn open(path: &Path) -> SqliteStore {
     SqliteStore::open(&settings(path)).unwrap()
+}
+
+/// What the file holds, histories included (a store's `load` gives only
+/// their sizes), read with a connection of its own.
+fn file_contents(path: &Path) -> Snapshot {
+    let db = rusqlite::Connection::open(path).unwrap();
+    let mut snapshot = load::load(&db).unwrap();
+    for room in &mut snapshot.rooms {
+        room.history =
+            load::history(&db, &room.name, room.last_message_id, room.history_size).unwrap();
+    }
+    snapshot
 }
 
 /// A store on a file of its own, which goes with it (the store first: its
@@ -71,6 +84,19 @@ impl DurableStore for TempStore {
 
     fn check(&self) -> crate::error::Result<()> {
         self.store.check()
+    }
+
+    fn history_cache(&self) -> Option<usize> {
+        self.store.history_cache()
+    }
+
+    fn history(
+        &self,
+        room: &str,
+        newest: u64,
+        count: usize,
+    ) -> futures::future::BoxFuture<'static, crate::error::Result<Vec<Message>>> {
+        self.store.history(room, newest, count)
     }
 }
 
@@ -94,14 +120,14 @@ async fn a_restart_gives_back_everything_durable_and_no_presence() {
         .await
         .unwrap();
     run_a_day(&state).await;
-    let durable = state.durable_snapshot();
+    let durable = state.full_snapshot().await;
     drop(state);
 
     // The file as a new store reads it.
     let store = Arc::new(open(&dir.db()));
-    assert_eq!(store.load().await.unwrap(), durable);
+    assert_eq!(file_contents(&dir.db()), durable);
     let again = MemoryState::with_store(store.clone()).await.unwrap();
-    assert_eq!(again.durable_snapshot(), durable);
+    assert_eq!(again.full_snapshot().await, durable);
     let r = durable.rooms.iter().find(|r| r.name == "r").unwrap();
     assert_eq!(r.last_message_id, 6);
     assert_eq!(r.history.len(), 2);
@@ -123,10 +149,10 @@ async fn a_restart_gives_back_everything_durable_and_no_presence() {
     again.room_join("r", "n", "s9", 40).await.unwrap();
     let next = post(&again, "r", Some("n"), "after").await.unwrap();
     assert_eq!(message_id(&next), 7);
-    let durable = again.durable_snapshot();
+    let durable = again.full_snapshot().await;
     drop(again);
     drop(store);
-    assert_eq!(open(&dir.db()).load().await.unwrap(), durable);
+    assert_eq!(file_contents(&dir.db()), durable);
 }
 
 #[tokio::test]
@@ -153,7 +179,7 @@ async fn messages_come_back_as_they_were_stored() {
     };
     let stored = state.room_add_message("r", message).await.unwrap();
     drop(state);
-    let snapshot = open(&dir.db()).load().await.unwrap();
+    let snapshot = file_contents(&dir.db());
     assert_eq!(snapshot.rooms[0].history, vec![stored.clone()]);
     // Key order too (the JSON a client gets).
     assert_eq!(
@@ -177,16 +203,16 @@ async fn history_keeps_the_newest_within_capacity() {
         let room = snapshot.rooms.iter().find(|r| r.name == room).unwrap();
         room.history.iter().map(|m| message_id(m)).collect()
     };
-    let snapshot = store.load().await.unwrap();
+    let snapshot = file_contents(&dir.db());
     assert_eq!(ids(&snapshot, "r"), vec![10, 9, 8]);
     assert_eq!(ids(&snapshot, "none"), Vec::<u64>::new());
     assert_eq!(snapshot.rooms[0].last_message_id, 10);
     state.room_set_history_max_size("r", Some(1)).await.unwrap();
     state.room_set_history_max_size("r", Some(5)).await.unwrap();
     post(&state, "r", None, "after").await.unwrap();
-    let snapshot = store.load().await.unwrap();
+    let snapshot = file_contents(&dir.db());
     assert_eq!(ids(&snapshot, "r"), vec![11, 10]);
-    assert_eq!(snapshot, state.durable_snapshot());
+    assert_eq!(snapshot, state.full_snapshot().await);
 }
 
 fn with_history(history_max_size: usize) -> RoomConfig {
@@ -220,7 +246,7 @@ async fn concurrent_messages_share_commits() {
         commits < MESSAGES as u64 / 2,
         "{commits} commits for {MESSAGES} messages"
     );
-    let snapshot = store.load().await.unwrap();
+    let snapshot = file_contents(&dir.db());
     assert_eq!(snapshot.rooms[0].history.len(), MESSAGES);
     assert_eq!(snapshot.rooms[0].last_message_id, MESSAGES as u64);
 }
@@ -382,10 +408,10 @@ async fn a_full_disk_fails_commands_loses_nothing_and_recovers_by_itself() {
     }
     let next = post(&state, "r", None, "after").await.unwrap();
     assert_eq!(message_id(&next), 202);
-    let durable = state.durable_snapshot();
+    let durable = state.full_snapshot().await;
     drop(state);
     drop(store);
-    let snapshot = open(&dir.db()).load().await.unwrap();
+    let snapshot = file_contents(&dir.db());
     assert_eq!(snapshot, durable);
     let ids: Vec<u64> = snapshot.rooms[0]
         .history
@@ -393,4 +419,42 @@ async fn a_full_disk_fails_commands_loses_nothing_and_recovers_by_itself() {
         .map(|m| message_id(m))
         .collect();
     assert_eq!(ids, (1..=202).rev().collect::<Vec<u64>>());
+}
+
+/// A restart reads no message back; reads beyond a room's cache come from
+/// the file, newest first, exactly as they were, and ids go on.
+#[tokio::test]
+async fn history_beyond_the_cache_is_read_from_the_file() {
+    let dir = TempDir::new();
+    let state = MemoryState::with_store(Arc::new(open(&dir.db())))
+        .await
+        .unwrap();
+    state.add_room("r", with_history(50)).await.unwrap();
+    for i in 1..=60 {
+        post(&state, "r", None, &format!("m{i}")).await.unwrap();
+    }
+    let before = state.full_snapshot().await;
+    drop(state);
+
+    let store = Arc::new(open(&dir.db()));
+    assert!(store.load().await.unwrap().rooms[0].history.is_empty());
+    let again = MemoryState::with_store(store).await.unwrap();
+    let info = again.room_history_info("r", Presence::Any).await.unwrap();
+    assert_eq!((info.history_size, info.last_message_id), (50, 60));
+    let texts = |messages: Vec<Message>| -> Vec<String> {
+        messages
+            .iter()
+            .map(|m| m["textMessage"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let page = again.room_history_get("r", 10, 5, Presence::Any).await;
+    assert_eq!(texts(page.unwrap()), ["m15", "m14", "m13", "m12", "m11"]);
+    // Trimmed ones are gone from the file too.
+    let trimmed = again.room_history_get("r", 0, 5, Presence::Any).await;
+    assert!(trimmed.unwrap().is_empty());
+    assert_eq!(again.full_snapshot().await, before);
+    let next = post(&again, "r", None, "next").await.unwrap();
+    assert_eq!(message_id(&next), 61);
+    let recent = again.room_recent_history("r", 3, Presence::Any).await;
+    assert_eq!(texts(recent.unwrap()), ["next", "m60", "m59"]);
 }

@@ -30,6 +30,7 @@ use tokio::sync::oneshot;
 
 use super::{apply, load};
 use crate::error::{ChatServiceError, Result};
+use crate::state::Message;
 use crate::state::durable::{Change, Snapshot};
 
 /// Most new changes in one transaction.
@@ -49,6 +50,13 @@ pub(super) enum Job {
     Change(Change, oneshot::Sender<Result<()>>),
     /// Read everything back (after writing what came before).
     Load(oneshot::Sender<Result<Snapshot>>),
+    /// Read messages of a room (after writing what came before).
+    History {
+        room: String,
+        newest: u64,
+        count: usize,
+        reply: oneshot::Sender<Result<Vec<Message>>>,
+    },
     /// Tests: runs on the writer's connection (to make it fail, say).
     #[cfg(test)]
     Run(Box<dyn FnOnce(&Connection) + Send>),
@@ -140,6 +148,10 @@ fn checkpoint(db: Connection, ticks: Receiver<()>) {
     }
 }
 
+fn read_failed(error: load::LoadError) -> ChatServiceError {
+    ChatServiceError::internal(format!("cannot read the SQLite database: {error}"))
+}
+
 struct Writer {
     db: Connection,
     queue: Receiver<Job>,
@@ -202,10 +214,17 @@ impl Writer {
                 }
                 Job::Load(reply) => {
                     self.write(std::mem::take(&mut changes), std::mem::take(&mut acks));
-                    let snapshot = load::load(&self.db).map_err(|e| {
-                        ChatServiceError::internal(format!("cannot read the SQLite database: {e}"))
-                    });
-                    let _ = reply.send(snapshot);
+                    let _ = reply.send(load::load(&self.db).map_err(read_failed));
+                }
+                Job::History {
+                    room,
+                    newest,
+                    count,
+                    reply,
+                } => {
+                    self.write(std::mem::take(&mut changes), std::mem::take(&mut acks));
+                    let messages = load::history(&self.db, &room, newest, count);
+                    let _ = reply.send(messages.map_err(read_failed));
                 }
                 #[cfg(test)]
                 Job::Run(run) => run(&self.db),
