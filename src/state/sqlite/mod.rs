@@ -23,7 +23,13 @@
 //!   fails those acks and keeps the changes, to be written first, in order,
 //!   when writing works again. Checkpoints run on a thread of their own.
 //! - `apply.rs`: what each [`Change`](super::Change) does to the tables.
-//! - `load.rs`: the tables read back into a [`Snapshot`](super::Snapshot).
+//! - `load.rs`: the tables read back into a [`Snapshot`](super::Snapshot),
+//!   which holds each room's history size but no message: the engine
+//!   keeps a room's newest messages (`SqliteSettings::history_cache`) and
+//!   reads older ones when asked for.
+//! - `readers.rs`: those reads, on connections of their own while every
+//!   change is committed, through the writer's queue (after the changes
+//!   before them) otherwise.
 //!
 //! Durability: with `synchronous=NORMAL` (the default) a commit reaches
 //! the operating system before its ack, so a crash of the process loses
@@ -36,6 +42,7 @@
 mod apply;
 mod load;
 mod lock;
+mod readers;
 mod schema;
 mod writer;
 
@@ -52,6 +59,7 @@ use crate::error::{ChatServiceError, Result};
 use crate::state::Message;
 use crate::state::durable::{Ack, Change, DurableStore, Snapshot};
 
+use self::readers::Readers;
 use self::writer::{Health, Job};
 
 /// How hard each commit is pushed to the disk (`PRAGMA synchronous`).
@@ -108,6 +116,7 @@ pub enum OpenError {
 /// The durable store of the SQLite state (see the module doc).
 pub struct SqliteStore {
     jobs: mpsc::Sender<Job>,
+    readers: Arc<Readers>,
     history_cache: usize,
     health: Arc<Health>,
     /// Joined on drop, so that the file is closed and unlocked once the
@@ -128,6 +137,7 @@ impl SqliteStore {
             .map_err(|e| OpenError::Unusable(format!("cannot start the writer thread: {e}")))?;
         Ok(SqliteStore {
             jobs,
+            readers: Readers::new(&settings.path),
             history_cache: settings.history_cache,
             health,
             writer: Some(writer),
@@ -178,6 +188,7 @@ impl DurableStore for SqliteStore {
 
     fn record(&self, change: Change) -> Ack {
         let (reply, committed) = tokio::sync::oneshot::channel();
+        self.health.queued();
         self.send(Job::Change(change, reply));
         Ack::Pending(Box::pin(async move {
             committed.await.unwrap_or_else(|_| Err(writer_gone()))
@@ -198,6 +209,10 @@ impl DurableStore for SqliteStore {
         newest: u64,
         count: usize,
     ) -> BoxFuture<'static, Result<Vec<Message>>> {
+        if self.health.all_committed() {
+            let readers = self.readers.clone();
+            return Box::pin(readers.history(room.to_string(), newest, count));
+        }
         let (reply, messages) = tokio::sync::oneshot::channel();
         self.send(Job::History {
             room: room.to_string(),

@@ -458,3 +458,47 @@ async fn history_beyond_the_cache_is_read_from_the_file() {
     let recent = again.room_recent_history("r", 3, Presence::Any).await;
     assert_eq!(texts(recent.unwrap()), ["next", "m60", "m59"]);
 }
+
+/// Reads of old messages while new ones are written: each answers every
+/// message asked for, whether the file's readers or its writer serve it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_history_reads_during_writes_miss_nothing() {
+    let dir = TempDir::new();
+    let state = Arc::new(
+        MemoryState::with_store(Arc::new(open(&dir.db())))
+            .await
+            .unwrap(),
+    );
+    state.add_room("r", with_history(100_000)).await.unwrap();
+    for i in 1..=100 {
+        post(&state, "r", None, &format!("m{i}")).await.unwrap();
+    }
+    // Many at once: more messages wait for a commit than a room caches.
+    let writers: Vec<_> = (0..32)
+        .map(|w| {
+            let state = state.clone();
+            tokio::spawn(async move {
+                for i in 0..40 {
+                    post(&state, "r", None, &format!("w{w} {i}")).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    let mut reads = 0u64;
+    while writers.iter().any(|w| !w.is_finished()) || reads < 200 {
+        let last = state.room_history_info("r", Presence::Any).await.unwrap();
+        // The newest (maybe uncommitted) messages and old ones, in turn.
+        let from = if reads.is_multiple_of(2) {
+            last.last_message_id - 12
+        } else {
+            (reads * 7) % 90
+        };
+        let page = state.room_history_get("r", from, 10, Presence::Any).await;
+        let ids: Vec<u64> = page.unwrap().iter().map(|m| message_id(m)).collect();
+        assert_eq!(ids, ((from + 1)..=(from + 10)).rev().collect::<Vec<_>>());
+        reads += 1;
+    }
+    for writer in writers {
+        writer.await.unwrap();
+    }
+}

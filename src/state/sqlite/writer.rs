@@ -20,7 +20,7 @@
 //! again.
 
 use std::fs::File;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -28,7 +28,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
-use super::{apply, load};
+use super::{apply, load, readers};
 use crate::error::{ChatServiceError, Result};
 use crate::state::Message;
 use crate::state::durable::{Change, Snapshot};
@@ -68,6 +68,8 @@ pub(super) struct Health {
     /// The last error, while writing fails.
     failing: Mutex<Option<String>>,
     commits: AtomicU64,
+    /// Changes handed to the writer and not committed yet.
+    pending: AtomicUsize,
 }
 
 impl Health {
@@ -80,6 +82,17 @@ impl Health {
 
     pub(super) fn commits(&self) -> u64 {
         self.commits.load(Ordering::Relaxed)
+    }
+
+    /// Counts a change about to be queued.
+    pub(super) fn queued(&self) {
+        self.pending.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Whether every change queued so far is committed: a connection of
+    /// its own then reads what the engine holds.
+    pub(super) fn all_committed(&self) -> bool {
+        self.pending.load(Ordering::Acquire) == 0
     }
 
     /// Notes a commit's outcome; says whether it changed the health.
@@ -148,10 +161,6 @@ fn checkpoint(db: Connection, ticks: Receiver<()>) {
     }
 }
 
-fn read_failed(error: load::LoadError) -> ChatServiceError {
-    ChatServiceError::internal(format!("cannot read the SQLite database: {error}"))
-}
-
 struct Writer {
     db: Connection,
     queue: Receiver<Job>,
@@ -214,7 +223,8 @@ impl Writer {
                 }
                 Job::Load(reply) => {
                     self.write(std::mem::take(&mut changes), std::mem::take(&mut acks));
-                    let _ = reply.send(load::load(&self.db).map_err(read_failed));
+                    let snapshot = load::load(&self.db).map_err(readers::read_failed);
+                    let _ = reply.send(snapshot);
                 }
                 Job::History {
                     room,
@@ -224,7 +234,7 @@ impl Writer {
                 } => {
                     self.write(std::mem::take(&mut changes), std::mem::take(&mut acks));
                     let messages = load::history(&self.db, &room, newest, count);
-                    let _ = reply.send(messages.map_err(read_failed));
+                    let _ = reply.send(messages.map_err(readers::read_failed));
                 }
                 #[cfg(test)]
                 Job::Run(run) => run(&self.db),
@@ -244,6 +254,7 @@ impl Writer {
         match self.commit(&batch) {
             Ok(()) => {
                 self.health.commits.fetch_add(1, Ordering::Relaxed);
+                self.health.pending.fetch_sub(batch.len(), Ordering::AcqRel);
                 self.retry = RETRY_MIN;
                 if self.health.set(None) {
                     tracing::warn!("the SQLite database is written again");
