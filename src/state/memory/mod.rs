@@ -237,24 +237,27 @@ impl MemoryState {
         presence: Presence<'_>,
         read: impl FnOnce(&RoomData) -> HistoryRead,
     ) -> Result<Vec<Message>> {
-        let pending = self.read_room(name, presence, |room| {
+        let (mut messages, pending) = self.read_room(name, presence, |room| {
             Ok(match read(&room.data) {
-                HistoryRead::Cached(messages) => Err(messages),
-                HistoryRead::Stored { newest, count } => {
-                    Ok(self.journal.history(name, newest, count))
-                }
+                HistoryRead::Cached(messages) => (messages, None),
+                HistoryRead::Stored {
+                    cached,
+                    newest,
+                    count,
+                } => (cached, Some(self.journal.history(name, newest, count))),
             })
         })?;
-        let stored = match pending {
-            Ok(pending) => pending.await?,
-            Err(cached) => return Ok(cached),
+        let Some(pending) = pending else {
+            return Ok(messages);
         };
+        let stored = pending.await?;
         // The room may be gone by now: then there is nothing to extend.
         let _ = self.with_room(name, |room| {
             room.data.extend_cache(&stored);
             Ok(())
         });
-        Ok(stored)
+        messages.extend(stored);
+        Ok(messages)
     }
 
     /// A room change that records at most the one change `make` gives.

@@ -22,9 +22,15 @@ use crate::state::{HistoryInfo, ListOp, Message, NotificationsInfo, RoomConfig, 
 pub(crate) enum HistoryRead {
     /// All of them are in memory, newest first.
     Cached(Vec<Message>),
-    /// Some are only in the store: the `count` messages from id `newest`
-    /// down.
-    Stored { newest: u64, count: usize },
+    /// The older ones are only in the store: `cached` (newest first) are
+    /// the newest of those asked for, then the store has the `count`
+    /// messages from id `newest` down. Only what the cache lacks is read,
+    /// so a read answers the messages still waiting for a commit too.
+    Stored {
+        cached: Vec<Message>,
+        newest: u64,
+        count: usize,
+    },
 }
 
 #[derive(Default)]
@@ -229,18 +235,23 @@ impl RoomData {
         }
         let count = (newest - oldest + 1) as usize;
         let oldest_cached = self.last_message_id - self.history.len() as u64 + 1;
-        if oldest < oldest_cached {
-            return HistoryRead::Stored { newest, count };
-        }
         let skip = (self.last_message_id - newest) as usize;
-        HistoryRead::Cached(
-            self.history
-                .iter()
-                .skip(skip)
-                .take(count)
-                .cloned()
-                .collect(),
-        )
+        let cached = self
+            .history
+            .iter()
+            .skip(skip)
+            .take(count)
+            .cloned()
+            .collect();
+        if oldest >= oldest_cached {
+            return HistoryRead::Cached(cached);
+        }
+        let newest_stored = newest.min(oldest_cached - 1);
+        HistoryRead::Stored {
+            cached,
+            newest: newest_stored,
+            count: (newest_stored - oldest + 1) as usize,
+        }
     }
 
     /// Keeps what a store read brought (newest first) that is just older
