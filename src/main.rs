@@ -75,6 +75,10 @@ async fn run(config: Config, auth: Authenticator) -> Result<(), StartError> {
     if auth.is_dev_mode() {
         tracing::warn!("--auth query: any client can log in as any user (development only)");
     }
+    // A file size limit reached must be a failed write, not a dead process.
+    if let Err(error) = chat_service::server::survive_file_size_limit() {
+        tracing::warn!(%error, "cannot catch SIGXFSZ: a file size limit reached will end the process");
+    }
     let demo = !config.no_static && config.static_dir.is_none();
     let service = config.service_options();
     // A room's cache holds a whole `roomRecentHistory` answer.

@@ -165,6 +165,25 @@ pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'stat
     }
 }
 
+/// Makes a write past the file size limit (`RLIMIT_FSIZE`, `ulimit -f`)
+/// fail with `EFBIG` instead of killing the process: the default action of
+/// the SIGXFSZ it raises is to end the process. SQLite then reports an I/O
+/// error, which the SQLite state handles as a full disk (commands answer
+/// `internalError`, `/health` 503, and what was kept is written once there
+/// is room again). tokio's handler, installed by this call, catches the
+/// signal for the rest of the process's life, with nobody listening to it.
+/// Call it inside the runtime, before the state opens its file.
+pub fn survive_file_size_limit() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        // Dropped at once: the handler stays, and a signal nobody listens
+        // to is discarded.
+        drop(signal(SignalKind::from_raw(libc::SIGXFSZ))?);
+    }
+    Ok(())
+}
+
 /// Binds a listening socket on `host:port` (the first address `host`
 /// resolves to) with [`LISTEN_BACKLOG`].
 pub async fn bind(host: &str, port: u16) -> std::io::Result<TcpListener> {
