@@ -3,6 +3,16 @@
 //! commits awaited once that lock is released (no `std` lock held across
 //! an await). Without a store nothing is built or awaited: `record` is
 //! one branch, and its change is made by a closure that never runs.
+//!
+//! While the store cannot write (its `check` fails: disk full, file
+//! unwritable), an operation is refused with the store's error right
+//! before its first durable change ([`Recorder::admit`]), so the engine and
+//! the store do not drift further apart: what the store holds unwritten is
+//! only what was in flight when writing began to fail, not every change
+//! made since, however long that lasts. Only presence going away is never
+//! refused (a socket gone, a user who lost access): its seen times are
+//! recorded, at most one per user present in a room when writing failed,
+//! since nobody enters a room meanwhile.
 
 use std::sync::Arc;
 
@@ -66,6 +76,15 @@ pub(crate) struct Recorder<'a> {
 }
 
 impl Recorder<'_> {
+    /// Refuses, with the store's error, while the store cannot write (see
+    /// the module doc). Call it under the operation's lock, after every
+    /// check that refuses the command for another reason and before its
+    /// first durable change: a refused command has changed nothing, and a
+    /// command that changes nothing is never refused.
+    pub(crate) fn admit(&self) -> Result<()> {
+        self.journal.check()
+    }
+
     /// Hands the change `make` builds to the store, if there is one. Call
     /// it under the lock of the room or user the change is about.
     #[inline]

@@ -269,6 +269,7 @@ impl MemoryState {
     ) -> Result<()> {
         let mut rec = self.journal.recorder();
         self.with_room(name, |room| {
+            rec.admit()?;
             change(&mut room.data);
             rec.record(make);
             Ok(())
@@ -321,20 +322,24 @@ impl MemoryState {
 }
 
 /// Adds names to an access list (a set, within `limit` entries:
-/// `listLimitExceeded` naming `list`) or removes them.
+/// `listLimitExceeded` naming `list`) or removes them, once `admit` (the
+/// recorder's) lets the change be made.
 fn change_set(
     set: &mut indexmap::IndexSet<String>,
     names: &[String],
     op: ListOp,
     limit: usize,
     list: &str,
+    admit: impl FnOnce() -> Result<()>,
 ) -> Result<()> {
     match op {
         ListOp::Add => {
             access::check_list_limit(set.len(), names, limit, list)?;
+            admit()?;
             set.extend(names.iter().cloned());
         }
         ListOp::Remove => {
+            admit()?;
             for name in names {
                 set.shift_remove(name);
             }

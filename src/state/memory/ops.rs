@@ -1,7 +1,9 @@
 //! `State` for `MemoryState`: each operation locks its room (then its
-//! user), checks with the access rules, changes the durable record and
-//! presence, hands the durable changes to the store under that lock, and
-//! awaits their commit once it is released.
+//! user), checks with the access rules, asks its recorder whether the
+//! store can take a durable change (`Recorder::admit`, right before the
+//! first one), changes the durable record and presence, hands the durable
+//! changes to the store under that lock, and awaits their commit once it
+//! is released.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -26,6 +28,7 @@ impl State for MemoryState {
             // Recorded under the shard's lock: before any change of the
             // room, after the deletion of one of the same name.
             dashmap::Entry::Vacant(slot) => {
+                rec.admit()?;
                 rec.record(|| Change::RoomAdded {
                     room: name.to_string(),
                     config: config.clone(),
@@ -41,6 +44,7 @@ impl State for MemoryState {
         let entry = self.rooms.get(name).map(|r| r.clone());
         let present = self.with_room(name, |room| {
             access::check_delete(&room.data, actor)?;
+            rec.admit()?;
             room.deleted = true;
             rec.record(|| Change::RoomDeleted {
                 room: name.to_string(),
@@ -168,6 +172,7 @@ impl State for MemoryState {
         let stored = self.with_room(name, |room| {
             let present = |author: &str| room.present.contains(author);
             access::check_author(name, message.author, message.require_member, present)?;
+            rec.admit()?;
             let stored = room.data.append(message.fields, message.timestamp);
             // Still under the room's lock: the feed and the store get the
             // room's ids in order.
@@ -212,7 +217,8 @@ impl State for MemoryState {
         let mut rec = self.journal.recorder();
         let change = self.with_room(name, |room| {
             let list = access::check_list_change(&room.data, actor, list, names)?;
-            room.data.change_list(list, names, op, limit)?;
+            room.data
+                .change_list(list, names, op, limit, || rec.admit())?;
             rec.record(|| Change::ListChanged {
                 room: name.to_string(),
                 list,
@@ -236,6 +242,7 @@ impl State for MemoryState {
         let mut rec = self.journal.recorder();
         let change = self.with_room(name, |room| {
             access::check_mode_change(&room.data, actor)?;
+            rec.admit()?;
             room.data.whitelist_only = mode;
             rec.record(|| Change::WhitelistOnlySet {
                 room: name.to_string(),
@@ -263,8 +270,11 @@ impl State for MemoryState {
     async fn room_set_history_max_size(&self, room: &str, size: Option<usize>) -> Result<()> {
         let mut rec = self.journal.recorder();
         self.with_room(room, |r| {
-            r.data.set_history_max_size(size);
             // `None` changes nothing: the history is within its capacity.
+            if size.is_some() {
+                rec.admit()?;
+            }
+            r.data.set_history_max_size(size);
             if let Some(size) = size {
                 rec.record(|| Change::HistoryMaxSizeSet {
                     room: room.to_string(),
@@ -306,7 +316,12 @@ impl State for MemoryState {
             if !access::has_access(&room.data, user) {
                 return Err(ChatServiceError::NotAllowed);
             }
+            let entering = !room.present.contains(user);
             let (already, njoined) = self.with_user(user, |u| {
+                // A user entering the userlist: their seen time changes.
+                if entering && u.sockets.has(socket) {
+                    rec.admit()?;
+                }
                 let already = u
                     .sockets
                     .join(socket, name)
@@ -327,12 +342,28 @@ impl State for MemoryState {
     async fn room_leave(&self, name: &str, user: &str, socket: &str, now: i64) -> Result<Left> {
         let mut rec = self.journal.recorder();
         let left = self.with_room(name, |room| {
-            let (was_joined, njoined) = self
-                .with_user(user, |u| {
-                    let was_joined = u.sockets.leave(socket, name);
-                    Ok((was_joined, u.sockets.njoined(name)))
-                })
-                .unwrap_or((false, 0));
+            // A present user whose last socket leaves leaves the userlist:
+            // their seen time changes.
+            let present = room.present.contains(user);
+            let left = self.with_user(user, |u| {
+                let was_joined = u.sockets.is_joined(socket, name);
+                let njoined = u.sockets.njoined(name) - usize::from(was_joined);
+                if present && njoined == 0 {
+                    rec.admit()?;
+                }
+                u.sockets.leave(socket, name);
+                Ok((was_joined, njoined))
+            });
+            let (was_joined, njoined) = match left {
+                // No such user: none of their sockets is joined.
+                Err(ChatServiceError::NoUser(_)) => {
+                    if present {
+                        rec.admit()?;
+                    }
+                    (false, 0)
+                }
+                left => left?,
+            };
             if njoined == 0 {
                 room.leave(name, user, now, &mut rec);
             }
@@ -382,6 +413,7 @@ impl State for MemoryState {
         match self.users.entry(name.to_string()) {
             dashmap::Entry::Occupied(_) => return Err(ChatServiceError::UserExists(name.into())),
             dashmap::Entry::Vacant(slot) => {
+                rec.admit()?;
                 rec.record(|| Change::UserAdded {
                     user: name.to_string(),
                     config: config.clone(),
@@ -401,6 +433,10 @@ impl State for MemoryState {
             let mut user = guard(user);
             if !user.sockets.is_empty() {
                 result = Err(ChatServiceError::UserOnline(name.to_string()));
+                return false;
+            }
+            if let Err(error) = rec.admit() {
+                result = Err(error);
                 return false;
             }
             user.deleted = true;
@@ -428,7 +464,7 @@ impl State for MemoryState {
     ) -> Result<()> {
         let mut rec = self.journal.recorder();
         self.with_user(user, |u| {
-            u.data.change_list(list, names, op, limit)?;
+            u.data.change_list(list, names, op, limit, || rec.admit())?;
             rec.record(|| Change::DirectListChanged {
                 user: user.to_string(),
                 list,
@@ -455,6 +491,7 @@ impl State for MemoryState {
     async fn direct_set_whitelist_only(&self, user: &str, mode: bool) -> Result<()> {
         let mut rec = self.journal.recorder();
         self.with_user(user, |u| {
+            rec.admit()?;
             u.data.whitelist_only = mode;
             rec.record(|| Change::DirectWhitelistOnlySet {
                 user: user.to_string(),
@@ -497,6 +534,7 @@ impl State for MemoryState {
                 dashmap::Entry::Occupied(entry) => entry.get().clone(),
                 // A first login makes the user, with the default config.
                 dashmap::Entry::Vacant(slot) => {
+                    rec.admit()?;
                     rec.record(|| Change::UserAdded {
                         user: user.to_string(),
                         config: UserConfig::default(),

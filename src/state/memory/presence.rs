@@ -57,6 +57,15 @@ impl UserSockets {
         self.0.values().filter(|rooms| rooms.contains(room)).count()
     }
 
+    pub(crate) fn has(&self, socket: &str) -> bool {
+        self.0.contains_key(socket)
+    }
+
+    /// Whether `socket` is joined to `room`.
+    pub(crate) fn is_joined(&self, socket: &str, room: &str) -> bool {
+        self.0.get(socket).is_some_and(|rooms| rooms.contains(room))
+    }
+
     /// Registers a socket; one registered already keeps its rooms.
     pub(crate) fn add(&mut self, socket: &str) {
         if !self.0.contains_key(socket) {

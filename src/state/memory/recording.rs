@@ -4,8 +4,9 @@
 //! records rather than repeating its code.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::error::Result;
+use crate::error::{ChatServiceError, Result};
 use crate::state::durable::{Ack, Change, DurableStore, SeenAt, Snapshot, StoredRoom, StoredUser};
 use crate::state::{DirectList, ListOp, Message, RoomList, message_id};
 
@@ -23,6 +24,9 @@ pub(crate) struct RecordingStore {
     cache: Option<usize>,
     /// History reads asked of the store.
     reads: std::sync::atomic::AtomicUsize,
+    /// Reports itself unable to write (`check`), as a full disk would; it
+    /// still takes what it is handed.
+    failing: AtomicBool,
 }
 
 #[derive(Default)]
@@ -66,6 +70,16 @@ impl RecordingStore {
 
     pub(crate) fn reads(&self) -> usize {
         self.reads.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Says it cannot write from now on (`true`) or can again.
+    pub(crate) fn set_failing(&self, failing: bool) {
+        self.failing.store(failing, Ordering::Relaxed);
+    }
+
+    /// What `check` answers while failing.
+    pub(crate) fn failure() -> ChatServiceError {
+        ChatServiceError::internal("disk full")
     }
 
     pub(crate) fn changes(&self) -> Vec<Change> {
@@ -129,6 +143,13 @@ impl DurableStore for RecordingStore {
             .cloned()
             .collect();
         Box::pin(async move { Ok(messages) })
+    }
+
+    fn check(&self) -> Result<()> {
+        match self.failing.load(Ordering::Relaxed) {
+            true => Err(Self::failure()),
+            false => Ok(()),
+        }
     }
 }
 

@@ -141,14 +141,15 @@ impl RoomData {
         }
     }
 
-    /// Adds (within `limit`) or removes names; `notAllowed` for the
-    /// userlist, which no list command changes.
+    /// Adds (within `limit`) or removes names once `admit` lets it;
+    /// `notAllowed` for the userlist, which no list command changes.
     pub(crate) fn change_list(
         &mut self,
         list: RoomList,
         names: &[String],
         op: ListOp,
         limit: usize,
+        admit: impl FnOnce() -> Result<()>,
     ) -> Result<()> {
         let set = match list {
             RoomList::Adminlist => &mut self.adminlist,
@@ -156,7 +157,7 @@ impl RoomData {
             RoomList::Blacklist => &mut self.blacklist,
             RoomList::Userlist => return Err(ChatServiceError::NotAllowed),
         };
-        super::change_set(set, names, op, limit, list.as_str())
+        super::change_set(set, names, op, limit, list.as_str(), admit)
     }
 
     pub(crate) fn notifications(&self) -> NotificationsInfo {

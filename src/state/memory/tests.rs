@@ -1,6 +1,7 @@
 //! The memory engine's tests: the conformance suite without a store and
 //! with one, the lock timeout, and the durable seam (replay of recorded
-//! changes, commits awaited before a command answers).
+//! changes, commits awaited before a command answers, changes refused
+//! while the store cannot write).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -439,4 +440,132 @@ async fn reads_beyond_the_cache_answer_as_the_whole_history_would() {
             whole.room_history_get("r", id, 5, Presence::Any).await,
         );
     }
+}
+
+/// While the store cannot write, a command that would change durable data
+/// is refused with the store's error before it changes anything (so what
+/// waits unwritten stays bounded); its other errors come first, commands
+/// that change nothing and reads work, presence going away is recorded;
+/// once the store writes again, so does the engine.
+#[tokio::test]
+async fn while_the_store_cannot_write_changes_are_refused_before_they_are_made() {
+    let store = Arc::new(RecordingStore::new());
+    let state = MemoryState::with_store(store.clone()).await.unwrap();
+    state.add_room("r", RoomConfig::default()).await.unwrap();
+    state.add_user("d", UserConfig::default()).await.unwrap();
+    for (user, socket) in [("u", "s1"), ("u", "s2"), ("v", "s3"), ("o", "s4")] {
+        state.add_socket(user, socket, "i1").await.unwrap();
+    }
+    state.room_join("r", "u", "s1", 1).await.unwrap();
+    state.room_join("r", "o", "s4", 2).await.unwrap();
+    post(&state, "r", Some("u"), "before").await.unwrap();
+
+    store.set_failing(true);
+    let durable = state.durable_snapshot();
+    let recorded = store.changes().len();
+    let refused = Err(RecordingStore::failure());
+    let whitelist = RoomListName::Known(RoomList::Whitelist);
+    let some = names(&["x"]);
+    assert_eq!(state.ping().await, refused);
+    assert_eq!(state.add_room("new", RoomConfig::default()).await, refused);
+    assert_eq!(
+        post(&state, "r", Some("u"), "lost").await.map(|_| ()),
+        refused
+    );
+    let listed = state
+        .room_change_list("r", BYPASS, &whitelist, &some, ListOp::Add, 10)
+        .await;
+    assert_eq!(listed.map(|_| ()), refused);
+    let unlisted = state
+        .room_change_list("r", BYPASS, &whitelist, &some, ListOp::Remove, 10)
+        .await;
+    assert_eq!(unlisted.map(|_| ()), refused);
+    let mode = state.room_set_whitelist_only("r", BYPASS, true).await;
+    assert_eq!(mode.map(|_| ()), refused);
+    assert_eq!(state.room_set_owner("r", "v").await, refused);
+    assert_eq!(state.room_set_history_max_size("r", Some(1)).await, refused);
+    assert_eq!(
+        state.room_set_access_lists_updates("r", true).await,
+        refused
+    );
+    assert_eq!(state.room_set_userlist_updates("r", true).await, refused);
+    // v would enter the userlist, o's only socket would leave it.
+    assert_eq!(
+        state.room_join("r", "v", "s3", 3).await.map(|_| ()),
+        refused
+    );
+    assert_eq!(
+        state.room_leave("r", "o", "s4", 3).await.map(|_| ()),
+        refused
+    );
+    assert_eq!(state.add_user("e", UserConfig::default()).await, refused);
+    assert_eq!(state.delete_user("d").await, refused);
+    let direct = state
+        .direct_change_list("d", DirectList::Blacklist, &some, ListOp::Add, 10)
+        .await;
+    assert_eq!(direct, refused);
+    assert_eq!(state.direct_set_whitelist_only("d", true).await, refused);
+    // A login of a user nobody knows makes that user.
+    assert_eq!(state.add_socket("w", "s5", "i1").await.map(|_| ()), refused);
+    assert_eq!(state.delete_room("r", BYPASS).await.map(|_| ()), refused);
+
+    // Errors of the command itself come first.
+    assert_eq!(
+        state.add_room("r", RoomConfig::default()).await,
+        Err(ChatServiceError::RoomExists("r".into()))
+    );
+    assert_eq!(
+        post(&state, "nowhere", None, "x").await.err(),
+        Some(ChatServiceError::NoRoom("nowhere".into()))
+    );
+    assert_eq!(
+        post(&state, "r", Some("v"), "x").await.err(),
+        Some(ChatServiceError::NotJoined("r".into()))
+    );
+    let too_many = state
+        .room_change_list("r", BYPASS, &whitelist, &names(&["a", "b"]), ListOp::Add, 1)
+        .await;
+    assert_eq!(
+        too_many.err(),
+        Some(ChatServiceError::ListLimitExceeded("whitelist".into()))
+    );
+    assert_eq!(
+        state.delete_user("u").await,
+        Err(ChatServiceError::UserOnline("u".into()))
+    );
+
+    // Commands that change nothing durable, and reads, work.
+    let joined = state.room_join("r", "u", "s2", 4).await.unwrap();
+    assert_eq!(joined.njoined, 2);
+    let left = state.room_leave("r", "u", "s2", 5).await.unwrap();
+    assert_eq!(left.njoined, 1);
+    assert_eq!(state.add_socket("u", "s6", "i1").await.unwrap(), 3);
+    state.room_set_history_max_size("r", None).await.unwrap();
+    let info = state.room_history_info("r", Presence::Any).await.unwrap();
+    assert_eq!(info.last_message_id, 1);
+    assert_eq!(state.room_userlist("r").await.unwrap(), names(&["u", "o"]));
+    assert_eq!(store.changes().len(), recorded, "refused changes recorded");
+    assert_eq!(state.durable_snapshot(), durable, "refused changes made");
+
+    // Presence going away is not refused: u's last socket in r.
+    let removed = state.remove_socket("u", "s1", 6).await.unwrap().unwrap();
+    assert_eq!(removed.rooms[0].njoined, 0);
+    assert_eq!(state.room_userlist("r").await.unwrap(), names(&["o"]));
+    assert_eq!(
+        store.changes().last(),
+        Some(&Change::Seen {
+            room: "r".into(),
+            user: "u".into(),
+            at: 6,
+        })
+    );
+
+    // Writing works again.
+    store.set_failing(false);
+    state.ping().await.unwrap();
+    state.room_join("r", "v", "s3", 7).await.unwrap();
+    let next = post(&state, "r", Some("v"), "after").await.unwrap();
+    assert_eq!(message_id(&next), 2);
+    state.add_socket("w", "s5", "i1").await.unwrap();
+    assert_eq!(store.snapshot(), state.durable_snapshot());
 }

@@ -59,18 +59,19 @@ impl UserData {
         }
     }
 
-    /// Adds (within `limit`) or removes names.
+    /// Adds (within `limit`) or removes names once `admit` lets it.
     pub(crate) fn change_list(
         &mut self,
         list: DirectList,
         names: &[String],
         op: ListOp,
         limit: usize,
+        admit: impl FnOnce() -> Result<()>,
     ) -> Result<()> {
         let set = match list {
             DirectList::Whitelist => &mut self.whitelist,
             DirectList::Blacklist => &mut self.blacklist,
         };
-        super::change_set(set, names, op, limit, list.as_str())
+        super::change_set(set, names, op, limit, list.as_str(), admit)
     }
 }

@@ -21,7 +21,9 @@
 //!   together share a commit), commits, then completes the acks, so a
 //!   command answers only once its change is on disk. A failed commit
 //!   fails those acks and keeps the changes, to be written first, in order,
-//!   when writing works again. Checkpoints run on a thread of their own.
+//!   when writing works again; meanwhile the engine refuses new changes
+//!   (`memory/journal.rs`), so what waits stays as small as what was in
+//!   flight. Checkpoints run on a thread of their own.
 //! - `apply.rs`: what each [`Change`](super::Change) does to the tables.
 //! - `load.rs`: the tables read back into a [`Snapshot`](super::Snapshot),
 //!   which holds each room's history size but no message: the engine

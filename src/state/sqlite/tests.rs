@@ -355,8 +355,9 @@ async fn an_empty_file_becomes_a_database() {
 }
 
 /// A full disk (SQLite's `max_page_count`): the commands whose commit fails
-/// answer `internalError`, the state reports itself unhealthy, and once
-/// writing works again everything is written, in order, by itself.
+/// answer `internalError`, the state reports itself unhealthy and refuses
+/// further changes before making them, and once writing works again
+/// everything kept is written, in order, by itself.
 #[tokio::test]
 async fn a_full_disk_fails_commands_loses_nothing_and_recovers_by_itself() {
     let dir = TempDir::new();
@@ -371,10 +372,10 @@ async fn a_full_disk_fails_commands_loses_nothing_and_recovers_by_itself() {
         db.pragma_update(None, "max_page_count", pages).unwrap();
     });
     let text = "x".repeat(2000);
-    let mut failed = 0;
+    let (mut written, mut failed) = (0, 0);
     for _ in 0..200 {
         match post(&state, "r", None, &text).await {
-            Ok(_) => {}
+            Ok(_) => written += 1,
             Err(error) => {
                 assert!(
                     matches!(error, crate::error::ChatServiceError::Internal(_)),
@@ -390,9 +391,12 @@ async fn a_full_disk_fails_commands_loses_nothing_and_recovers_by_itself() {
         state.ping().await.is_err(),
         "healthy while nothing is written"
     );
-    // What the engine kept is answered meanwhile.
+    // What the engine kept is answered meanwhile: the messages written and
+    // the one whose commit failed; the others were refused before taking
+    // an id.
     let info = state.room_history_info("r", Presence::Any).await.unwrap();
-    assert_eq!(info.last_message_id, 201);
+    assert_eq!(info.last_message_id, 1 + written + 1);
+    assert!(failed > 1, "only {failed} failed");
 
     store.run_on_writer(|db| {
         db.pragma_update(None, "max_page_count", 1_000_000_000i64)
@@ -407,7 +411,8 @@ async fn a_full_disk_fails_commands_loses_nothing_and_recovers_by_itself() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     let next = post(&state, "r", None, "after").await.unwrap();
-    assert_eq!(message_id(&next), 202);
+    let last = info.last_message_id + 1;
+    assert_eq!(message_id(&next), last);
     let durable = state.full_snapshot().await;
     drop(state);
     drop(store);
@@ -418,7 +423,7 @@ async fn a_full_disk_fails_commands_loses_nothing_and_recovers_by_itself() {
         .iter()
         .map(|m| message_id(m))
         .collect();
-    assert_eq!(ids, (1..=202).rev().collect::<Vec<u64>>());
+    assert_eq!(ids, (1..=last).rev().collect::<Vec<u64>>());
 }
 
 /// A restart reads no message back; reads beyond a room's cache come from

@@ -18,9 +18,16 @@
 //! (`/health` answers 503) and tries again after a growing pause (up to
 //! [`RETRY_MAX`]), also when nothing new arrives, until writing works
 //! again.
+//!
+//! What waits unwritten meanwhile is bounded: while the store reports
+//! itself unhealthy the engine refuses every command that would change
+//! durable data before it changes anything (`memory/journal.rs`), so only
+//! the changes in flight when the commit failed wait here, plus the seen
+//! times of users going away (at most one per user present in a room), not
+//! every change made while the disk stays full.
 
 use std::fs::File;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -65,8 +72,11 @@ pub(super) enum Job {
 /// What the writer tells the store.
 #[derive(Default)]
 pub(super) struct Health {
+    /// Whether writing fails: every command that changes something asks,
+    /// so the answer while it works is one atomic load, not a lock.
+    failing: AtomicBool,
     /// The last error, while writing fails.
-    failing: Mutex<Option<String>>,
+    error: Mutex<Option<String>>,
     commits: AtomicU64,
     /// Changes handed to the writer and not committed yet.
     pending: AtomicUsize,
@@ -74,7 +84,10 @@ pub(super) struct Health {
 
 impl Health {
     pub(super) fn check(&self) -> Result<()> {
-        match &*self.failing.lock().unwrap_or_else(|p| p.into_inner()) {
+        if !self.failing.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        match &*self.error.lock().unwrap_or_else(|p| p.into_inner()) {
             None => Ok(()),
             Some(error) => Err(ChatServiceError::internal(error)),
         }
@@ -96,10 +109,11 @@ impl Health {
     }
 
     /// Notes a commit's outcome; says whether it changed the health.
-    fn set(&self, failing: Option<String>) -> bool {
-        let mut current = self.failing.lock().unwrap_or_else(|p| p.into_inner());
-        let changed = current.is_some() != failing.is_some();
-        *current = failing;
+    fn set(&self, error: Option<String>) -> bool {
+        let mut current = self.error.lock().unwrap_or_else(|p| p.into_inner());
+        let changed = current.is_some() != error.is_some();
+        self.failing.store(error.is_some(), Ordering::Release);
+        *current = error;
         changed
     }
 }
