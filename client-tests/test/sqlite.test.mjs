@@ -1,6 +1,7 @@
 // The SQLite state (--state sqlite, the binary's default; interface.md 1):
-// what survives a graceful restart and a kill -9 under load, and the files
-// the binary refuses with exit 2. Each server here chooses its own file.
+// what survives a graceful restart and a kill -9 under load, a full disk
+// (a file size limit, RLIMIT_FSIZE, set on the running server), and the
+// files the binary refuses with exit 2. Each server here chooses its own file.
 // Runs in the suite's sqlite mode (the default); skipped in the others,
 // which test other states.
 import { describe, it } from 'node:test'
@@ -269,6 +270,131 @@ describe('SQLite state: a backup while the server runs', { skip: SKIP || (hasSql
       t.closeAll()
       await live.stop()
       if (fromCopy) await fromCopy.stop()
+    }
+  })
+})
+
+function hasPrlimit () {
+  try {
+    execFileSync('prlimit', ['--version'], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** The size of `file` in bytes, 0 when it does not exist. */
+function sizeOf (file) {
+  return fs.statSync(file, { throwIfNoEntry: false })?.size ?? 0
+}
+
+/** Polls `check` until it stops throwing; its last error after `timeout` ms. */
+async function eventually (check, { timeout = 10000, interval = 50 } = {}) {
+  const deadline = Date.now() + timeout
+  for (;;) {
+    try {
+      return await check()
+    } catch (e) {
+      if (Date.now() > deadline) throw e
+    }
+    await new Promise(resolve => setTimeout(resolve, interval)) // poll interval, not a wait for time to pass
+  }
+}
+
+describe('SQLite state: a full disk', { skip: SKIP || (hasPrlimit() ? false : 'needs the prlimit command (util-linux)') }, () => {
+  // A full disk without root: a file size limit (RLIMIT_FSIZE) set on the
+  // running server at the size of its database file. The file cannot grow
+  // any more, so the WAL cannot be copied into it (checkpoints fail) and
+  // cannot be reused either: it fills up to that size, and then every
+  // commit fails (EFBIG), as on a full disk. A limit well above the file
+  // would not do: each checkpoint would make room in the WAL again.
+  // Raising the limit is the disk getting room again.
+  it('messages ack internalError and /health is 503 while nothing can be written, refused ones take no id; once writing works again it recovers by itself, and after a restart every acked message is there with ids 1..N', async () => {
+    const file = tempDbPath('full')
+    const flags = ['--admin-token', TOKEN, '--use-raw-error-objects', '--history-max-size', '100000',
+      '--history-max-get-messages', '100000', ...sqliteFlags(file)]
+    const t = clientSet()
+    const room = 'full'
+    const acked = new Map()
+    const padding = 'x'.repeat(8000)
+    let srv = await startServer(flags)
+    const health = async () => (await fetch(`${srv.url}/health`, { signal: AbortSignal.timeout(5000) })).status
+    try {
+      // Some history, all of it in the database file once the server
+      // stopped (its last connection checkpoints the WAL).
+      await api(srv, 'addRoom', room)
+      let alice = await t.login(srv.url, 'alice')
+      await alice.ok('roomJoin', room)
+      for (let i = 1; i <= 20; i++) {
+        const text = `before ${i} ${padding}`
+        acked.set(await alice.ok('roomMessage', room, { textMessage: text }), text)
+      }
+      t.closeAll()
+      assert.equal(await srv.stop(), 0, srv.output())
+      srv = await startServer(flags)
+      alice = await t.login(srv.url, 'alice')
+      await alice.ok('roomJoin', room)
+      const limit = sizeOf(file)
+      execFileSync('prlimit', ['--pid', String(srv.proc.pid), `--fsize=${limit}:unlimited`])
+
+      // Each ack, or the server's death (SIGXFSZ kills a process that does
+      // not catch it), whichever comes first.
+      const died = srv.exited.then(({ code, signal }) => {
+        throw new Error(`the server died (code ${code}, signal ${signal})\n${srv.output()}`)
+      })
+      died.catch(() => {})
+      const send = text => Promise.race([alice.call('roomMessage', room, { textMessage: text }), died])
+      let failure = null
+      for (let n = 0; n < 2000 && !failure; n++) {
+        const text = `${n} ${padding}`
+        const [error, id] = await send(text)
+        if (error) failure = error
+        else acked.set(id, text)
+      }
+      const beforeFailure = acked.size - 20
+      assert.ok(failure, `every message was acked under a ${limit}-byte file size limit`)
+      assert.ok(beforeFailure > 0, 'the WAL took no message before it was full')
+      assert.equal(failure.name, 'ChatServiceError')
+      assert.equal(failure.code, 'internalError')
+      assert.match(failure.args[0], /^Error: cannot write the SQLite database: /)
+      assert.equal(await health(), 503)
+
+      // Reads work; further changes are refused before they are made:
+      // nothing more is kept in memory than what was in flight.
+      const { lastMessageId } = await alice.ok('roomHistoryInfo', room)
+      for (let i = 0; i < 5; i++) {
+        const [error] = await send(`refused ${i}`)
+        assert.equal(error?.code, 'internalError', `a message while the disk is full: ${JSON.stringify(error)}`)
+      }
+      assert.equal((await alice.ok('roomHistoryInfo', room)).lastMessageId, lastMessageId, 'refused messages took ids')
+      const lastAcked = Math.max(...acked.keys())
+      const recent = await alice.ok('roomRecentHistory', room)
+      assert.equal(recent.find(m => m.id === lastAcked)?.textMessage, acked.get(lastAcked))
+      assert.equal(await health(), 503)
+
+      // Room again: the server writes what it kept, by itself.
+      execFileSync('prlimit', ['--pid', String(srv.proc.pid), '--fsize=unlimited:unlimited'])
+      await eventually(async () => assert.equal(await health(), 200))
+      const [error, next] = await send('after')
+      assert.equal(error, null)
+      assert.equal(next, lastMessageId + 1)
+      acked.set(next, 'after')
+      t.closeAll()
+      assert.equal(await srv.stop(), 0, srv.output())
+
+      srv = await startServer(flags)
+      const info = await exec(srv, 'roomHistoryInfo', room)
+      assert.equal(info.lastMessageId, next)
+      const history = await exec(srv, 'roomHistoryGet', room, 0, info.lastMessageId)
+      const ids = history.map(m => m.id).reverse()
+      assert.deepEqual(ids, Array.from({ length: next }, (_, k) => k + 1), 'ids 1..N without gaps')
+      const byId = new Map(history.map(m => [m.id, m.textMessage]))
+      for (const [id, text] of acked) assert.equal(byId.get(id), text, `acked message ${id}`)
+      console.log(`# a ${limit}-byte file size limit: ${beforeFailure} messages acked before the first failure, ` +
+        `${next - acked.size} kept and written although their ack failed`)
+    } finally {
+      t.closeAll()
+      await srv.stop()
     }
   })
 })
