@@ -367,9 +367,10 @@ describe('SQLite state: a full disk', { skip: SKIP || (hasPrlimit() ? false : 'n
         assert.equal(error?.code, 'internalError', `a message while the disk is full: ${JSON.stringify(error)}`)
       }
       assert.equal((await alice.ok('roomHistoryInfo', room)).lastMessageId, lastMessageId, 'refused messages took ids')
-      const lastAcked = Math.max(...acked.keys())
       const recent = await alice.ok('roomRecentHistory', room)
-      assert.equal(recent.find(m => m.id === lastAcked)?.textMessage, acked.get(lastAcked))
+      assert.deepEqual(recent.map(m => m.id), Array.from({ length: lastMessageId }, (_, k) => lastMessageId - k),
+        'the history answers every message kept, written or not')
+      for (const [id, text] of acked) assert.equal(recent.find(m => m.id === id)?.textMessage, text, `acked message ${id}`)
       assert.equal(await health(), 503)
 
       // Room again: the server writes what it kept, by itself.
