@@ -19,6 +19,11 @@ use crate::state::Message;
 
 /// Most reads at once (and connections kept open for them).
 const READERS: usize = 4;
+/// Reads of at most this many messages (a page of `roomHistoryGet`, from
+/// the page cache: tens of microseconds) run on the calling task; a
+/// thread hop would cost more than the read. Larger ones go to tokio's
+/// blocking threads.
+const INLINE_MAX: usize = 128;
 
 pub(super) struct Readers {
     path: PathBuf,
@@ -49,15 +54,20 @@ impl Readers {
             .acquire()
             .await
             .map_err(|_| ChatServiceError::internal("the SQLite readers are closed"))?;
+        if count <= INLINE_MAX {
+            return self.read(&room, newest, count);
+        }
         let readers = self.clone();
-        let read = tokio::task::spawn_blocking(move || {
-            let db = readers.take()?;
-            let messages = load::history(&db, &room, newest, count).map_err(read_failed);
-            readers.put(db);
-            messages
-        });
+        let read = tokio::task::spawn_blocking(move || readers.read(&room, newest, count));
         read.await
             .map_err(|e| ChatServiceError::caused_by("a SQLite read failed", e))?
+    }
+
+    fn read(&self, room: &str, newest: u64, count: usize) -> Result<Vec<Message>> {
+        let db = self.take()?;
+        let messages = load::history(&db, room, newest, count).map_err(read_failed);
+        self.put(db);
+        messages
     }
 
     fn take(&self) -> Result<Connection> {
