@@ -35,8 +35,9 @@ pub enum AuthError {
 pub enum Authenticator {
     /// Development mode: the user name is whatever the client says.
     Query {
-        /// Query parameter / auth payload field holding the user name.
-        param: String,
+        /// Query parameters / auth payload fields holding the user name,
+        /// the first one present wins.
+        params: Vec<String>,
     },
     /// A signed JWT whose `sub` is the user name.
     Jwt(JwtVerifier),
@@ -56,8 +57,8 @@ pub struct JwtVerifier {
 impl fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Authenticator::Query { param } => {
-                f.debug_struct("Query").field("param", param).finish()
+            Authenticator::Query { params } => {
+                f.debug_struct("Query").field("params", params).finish()
             }
             Authenticator::Jwt(verifier) => f.debug_tuple("Jwt").field(verifier).finish(),
         }
@@ -74,6 +75,11 @@ impl fmt::Debug for JwtVerifier {
 
 const KEY_FILE_OPTION: &str = "--jwt-public-key-file";
 
+/// Where `query` mode looks without `--auth-query-param`: `user`, then
+/// `userName`, the parameter of the original's quickstart client
+/// (interface.md 1), so that it logs in as written.
+const DEFAULT_QUERY_PARAMS: [&str; 2] = ["user", "userName"];
+
 impl Authenticator {
     /// Builds the authenticator `config` asks for. With a public key file,
     /// reads it and picks RS256 for an RSA key, ES256 for a P-256 EC key.
@@ -82,7 +88,10 @@ impl Authenticator {
     pub fn from_config(config: &Config) -> Result<Self, ConfigError> {
         match config.auth {
             AuthMode::Query => Ok(Authenticator::Query {
-                param: config.auth_query_param.clone(),
+                params: match &config.auth_query_param {
+                    Some(param) => vec![param.clone()],
+                    None => DEFAULT_QUERY_PARAMS.iter().map(|p| p.to_string()).collect(),
+                },
             }),
             AuthMode::Jwt => {
                 let (key, algorithm) = match config.jwt_key_source()? {
@@ -114,12 +123,17 @@ impl Authenticator {
         auth_payload: Option<&Value>,
     ) -> Result<(String, Map<String, Value>), AuthError> {
         match self {
-            Authenticator::Query { param } => {
-                let name = match query_param(req, param) {
-                    Some(name) => name,
-                    None => payload_field(auth_payload, param)?.ok_or(AuthError::Missing)?,
-                };
-                Ok((name, Map::new()))
+            Authenticator::Query { params } => {
+                for param in params {
+                    let name = match query_param(req, param) {
+                        Some(name) => Some(name),
+                        None => payload_field(auth_payload, param)?,
+                    };
+                    if let Some(name) = name {
+                        return Ok((name, Map::new()));
+                    }
+                }
+                Err(AuthError::Missing)
             }
             Authenticator::Jwt(verifier) => {
                 let token = match payload_field(auth_payload, "token")? {
@@ -461,6 +475,47 @@ mod tests {
             name_of(auth.authenticate(&parts("/", None), Some(&json!({ "login": "p" })))),
             "p"
         );
+    }
+
+    #[test]
+    fn default_query_mode_accepts_the_original_quickstarts_user_name_too() {
+        let auth = authenticator(&[]);
+        let quickstart = parts("/socket.io/?userName=user&token=token&EIO=4", None);
+        assert_eq!(name_of(auth.authenticate(&quickstart, None)), "user");
+        assert_eq!(
+            name_of(auth.authenticate(&parts("/", None), Some(&json!({ "userName": "p" })))),
+            "p"
+        );
+        // `user` wins, from the query or the payload, whatever the order.
+        let both = parts("/socket.io/?userName=second&user=first", None);
+        assert_eq!(name_of(auth.authenticate(&both, None)), "first");
+        let payload = json!({ "user": "first" });
+        assert_eq!(
+            name_of(auth.authenticate(&quickstart, Some(&payload))),
+            "first"
+        );
+        let empty = parts("/socket.io/?user=&userName=second", None);
+        assert_eq!(name_of(auth.authenticate(&empty, None)), "second");
+    }
+
+    #[test]
+    fn an_explicit_query_param_is_the_only_one() {
+        let quickstart = parts("/socket.io/?userName=user&token=token", None);
+        let flag = authenticator(&["--auth-query-param", "user"]);
+        assert_eq!(
+            flag.authenticate(&quickstart, None),
+            Err(AuthError::Missing)
+        );
+        let env = Config::load_from(["chat-service"], &|name| {
+            (name == "CHAT_SERVICE_AUTH_QUERY_PARAM").then(|| "user".to_owned())
+        })
+        .unwrap();
+        let env = Authenticator::from_config(&env).unwrap();
+        assert_eq!(env.authenticate(&quickstart, None), Err(AuthError::Missing));
+        let named = authenticator(&["--auth-query-param", "userName"]);
+        assert_eq!(name_of(named.authenticate(&quickstart, None)), "user");
+        let other = parts("/socket.io/?user=u", None);
+        assert_eq!(named.authenticate(&other, None), Err(AuthError::Missing));
     }
 
     #[test]

@@ -344,14 +344,11 @@ pub struct Config {
     #[arg(long, env = "CHAT_SERVICE_AUTH", default_value = "query")]
     pub auth: AuthMode,
 
-    /// Handshake query parameter (or auth payload field) holding the user name, with --auth query
-    #[arg(
-        long,
-        env = "CHAT_SERVICE_AUTH_QUERY_PARAM",
-        value_name = "NAME",
-        default_value = "user"
-    )]
-    pub auth_query_param: String,
+    /// Handshake query parameter (or auth payload field) holding the user name, with --auth query (default: user, and then userName too)
+    // No clap default: whether it was set anywhere decides whether the
+    // original quickstart's `userName` is accepted too (interface.md 1).
+    #[arg(long, env = "CHAT_SERVICE_AUTH_QUERY_PARAM", value_name = "NAME")]
+    pub auth_query_param: Option<String>,
 
     /// HS256 secret, with --auth jwt (exclusive with --jwt-public-key-file)
     #[arg(
@@ -583,7 +580,7 @@ mod tests {
         assert_eq!(c.lock_ttl, Duration::from_millis(10_000));
         assert_eq!(c.max_payload_bytes, 1_000_000);
         assert_eq!(c.auth, AuthMode::Query);
-        assert_eq!(c.auth_query_param, "user");
+        assert_eq!(c.auth_query_param, None);
         assert_eq!(c.jwt_secret, None);
         assert_eq!(c.jwt_public_key_file, None);
         assert_eq!(c.admin_token, None);

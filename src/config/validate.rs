@@ -26,7 +26,7 @@ impl Config {
         if !self.namespace.starts_with('/') {
             return Err(ConfigError::invalid("--namespace", "must start with /"));
         }
-        if self.auth_query_param.is_empty() {
+        if self.auth_query_param.as_deref() == Some("") {
             return Err(ConfigError::invalid(
                 "--auth-query-param",
                 "must not be empty",
