@@ -2100,3 +2100,117 @@ async fn room_join_of_a_remote_socket_checks_access_first() {
     let error = exec(&service, context, "roomJoin", json!(["r"])).await;
     assert_eq!(error, Err(ChatServiceError::NotAllowed));
 }
+
+// ---- push and presence (interface.md 4.1) ----
+
+#[tokio::test]
+async fn is_user_online_sees_sockets_of_other_instances_and_is_false_for_unknown_users() {
+    let service = start().await;
+    assert!(!within(service.is_user_online("ghost")).await.unwrap());
+    add_user(&service, "offline").await;
+    assert!(!within(service.is_user_online("offline")).await.unwrap());
+    online(&service, "u", "remote-socket").await;
+    assert!(within(service.is_user_online("u")).await.unwrap());
+    service
+        .state()
+        .remove_socket("u", "remote-socket", now_ms())
+        .await
+        .unwrap();
+    assert!(!within(service.is_user_online("u")).await.unwrap());
+}
+
+#[tokio::test]
+async fn emit_to_user_counts_the_users_sockets_on_every_instance() {
+    let service = start().await;
+    let hello = [json!("hello"), json!({ "n": 1 })];
+    online(&service, "u", "remote-1").await;
+    online(&service, "u", "remote-2").await;
+    assert_eq!(
+        within(service.emit_to_user("u", "news", &hello)).await,
+        Ok(2)
+    );
+    add_user(&service, "offline").await;
+    assert_eq!(service.emit_to_user("offline", "news", &hello).await, Ok(0));
+    assert_eq!(service.emit_to_user("ghost", "news", &[]).await, Ok(0));
+}
+
+#[tokio::test]
+async fn emit_to_socket_is_false_for_a_socket_connected_nowhere() {
+    let service = start().await;
+    // The state knows it, but no instance holds it: nobody would get it.
+    online(&service, "u", "remote-socket").await;
+    for id in [
+        "remote-socket",
+        "AAAAAAAAAAAAAAAA",
+        "/chat-service#AAAAAAAAAAAAAAAA",
+        "",
+    ] {
+        assert_eq!(
+            within(service.emit_to_socket(id, "news", &[])).await,
+            Ok(false),
+            "{id}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn emit_to_room_needs_the_room_and_emit_to_all_needs_nothing() {
+    let service = start().await;
+    assert_eq!(
+        service.emit_to_room("nor", "news", &[]).await,
+        Err(ChatServiceError::NoRoom("nor".into()))
+    );
+    add_room(&service, "r", None).await;
+    assert_eq!(within(service.emit_to_room("r", "news", &[])).await, Ok(()));
+    assert_eq!(
+        within(service.emit_to_all("news", &[json!(1)])).await,
+        Ok(())
+    );
+}
+
+#[tokio::test]
+async fn push_calls_refuse_empty_and_reserved_event_names_at_the_events_position() {
+    let service = start().await;
+    add_room(&service, "r", None).await;
+    online(&service, "u", "remote-socket").await;
+    let notifications = [
+        "loginConfirmed",
+        "loginRejected",
+        "socketConnectEcho",
+        "socketDisconnectEcho",
+        "roomJoinedEcho",
+        "roomLeftEcho",
+        "roomUserJoined",
+        "roomUserLeft",
+        "roomMessage",
+        "roomAccessRemoved",
+        "roomAccessListAdded",
+        "roomAccessListRemoved",
+        "roomModeChanged",
+        "directMessage",
+        "directMessageEcho",
+        "systemMessage",
+    ];
+    let socket_io = ["", "connect", "connect_error", "disconnect", "error"];
+    fn bad<T>(pos: usize, event: &str) -> Result<T> {
+        Err(ChatServiceError::BadArgument(pos, json!(event)))
+    }
+    for event in notifications.into_iter().chain(socket_io) {
+        assert_eq!(service.emit_to_user("u", event, &[]).await, bad(1, event));
+        assert_eq!(
+            service.emit_to_socket("remote-socket", event, &[]).await,
+            bad(1, event)
+        );
+        assert_eq!(service.emit_to_room("r", event, &[]).await, bad(1, event));
+        assert_eq!(service.emit_to_all(event, &[]).await, bad(0, event));
+    }
+    // Checked before the room: a refused name on a missing room.
+    assert_eq!(
+        service.emit_to_room("nor", "roomMessage", &[]).await,
+        Err(ChatServiceError::BadArgument(1, json!("roomMessage")))
+    );
+    // Names near the reserved ones are the application's.
+    for event in ["roommessage", "roomMessage ", "message", "connected"] {
+        assert_eq!(service.emit_to_all(event, &[]).await, Ok(()), "{event}");
+    }
+}

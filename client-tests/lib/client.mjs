@@ -86,7 +86,7 @@ export class Client {
       if (auth !== undefined) common.auth = auth
       this.socket = io4(url + namespace, common)
     }
-    const known = new Set([...SERVER_EVENTS, ...LIFECYCLE_EVENTS])
+    const known = this.known = new Set([...SERVER_EVENTS, ...LIFECYCLE_EVENTS])
     for (const ev of SERVER_EVENTS) {
       this.socket.on(ev, (...args) => this._push(ev, args))
     }
@@ -100,6 +100,17 @@ export class Client {
         if (!known.has(ev)) this._push(ev, args)
       })
     }
+  }
+
+  /**
+   * Queues the application's own `event` (pushed by the server) for
+   * `next`; 4.x clients queue unknown events anyway, 2.x ones only so.
+   */
+  watch (event) {
+    if (this.known.has(event)) return this
+    this.known.add(event)
+    this.socket.on(event, (...args) => this._push(event, args))
+    return this
   }
 
   _push (event, args) {

@@ -196,6 +196,168 @@ describe('admin API (--admin-token)', { skip: ADMIN_SKIP }, () => {
   })
 })
 
+// interface.md 4.1: push and presence for backends. Every client
+// generation receives what is pushed; on one instance here, across two in
+// cluster.test.mjs.
+describe('admin API: push and presence (interface.md 4.1)', { skip: ADMIN_SKIP }, () => {
+  const srv = useServer(before, after, ['--admin-token', TOKEN, '--enable-userlist-updates'])
+  const t = clientSet()
+  afterEach(() => t.closeAll())
+
+  const NOTIFICATIONS = [
+    'loginConfirmed', 'loginRejected', 'socketConnectEcho', 'socketDisconnectEcho',
+    'roomJoinedEcho', 'roomLeftEcho', 'roomUserJoined', 'roomUserLeft', 'roomMessage',
+    'roomAccessRemoved', 'roomAccessListAdded', 'roomAccessListRemoved', 'roomModeChanged',
+    'directMessage', 'directMessageEcho', 'systemMessage'
+  ]
+  const ok = async (method, args) => {
+    const r = await api(srv.url, method, args)
+    assert.equal(r.status, 200, `${method}${JSON.stringify(args)}: ${r.text}`)
+    assert.deepEqual(Object.keys(r.json), ['result'])
+    return r.json.result
+  }
+  /** A user with a 2.x and a 4.x socket, both watching `event`. */
+  const twoSockets = async (name, event) => {
+    const v2 = (await t.login(srv.url, name, { version: 2 })).watch(event)
+    const v4 = (await t.login(srv.url, name, { version: 4 })).watch(event)
+    await v2.next('socketConnectEcho')
+    return [v2, v4]
+  }
+
+  it('isUserOnline: false for unknown and offline users, true while a socket is connected, false again after the last one left', async () => {
+    assert.equal(await ok('isUserOnline', [uniq('ghost')]), false)
+    const offline = uniq('off')
+    await ok('addUser', [offline])
+    assert.equal(await ok('isUserOnline', [offline]), false)
+    const room = uniq('room')
+    await ok('addRoom', [room])
+    const name = uniq('on')
+    const [a, b] = await twoSockets(name, 'unused')
+    await a.ok('roomJoin', room)
+    const observer = await t.login(srv.url, uniq('obs'))
+    await observer.ok('roomJoin', room)
+    assert.equal(await ok('isUserOnline', [name]), true)
+    b.close()
+    await a.next('socketDisconnectEcho')
+    assert.equal(await ok('isUserOnline', [name]), true)
+    a.close()
+    // sent once the state no longer has the user's last socket
+    assert.deepEqual(await observer.next('roomUserLeft'), [room, name])
+    assert.equal(await ok('isUserOnline', [name]), false)
+  })
+
+  it('emitToUser: every socket of the user gets event(...data), nobody else; the result is the number of sockets (0 when offline)', async () => {
+    const name = uniq('pushed')
+    const [v2, v4] = await twoSockets(name, 'news')
+    const other = (await t.login(srv.url, uniq('other'))).watch('news')
+    const data = ['hello', { nested: [1, null, true] }, 3.5, null]
+    assert.equal(await ok('emitToUser', [name, 'news', ...data]), 2)
+    assert.deepEqual(await v2.next('news'), data)
+    assert.deepEqual(await v4.next('news'), data)
+    v2.watch('bare')
+    v4.watch('bare')
+    assert.equal(await ok('emitToUser', [name, 'bare']), 2)
+    assert.deepEqual(await v2.next('bare'), [])
+    assert.deepEqual(await v4.next('bare'), [])
+    await other.noEvent('news')
+    assert.equal(await ok('emitToUser', [uniq('ghost'), 'news', 1]), 0)
+    const offline = uniq('off')
+    await ok('addUser', [offline])
+    assert.equal(await ok('emitToUser', [offline, 'news', 1]), 0)
+  })
+
+  it('emitToSocket: only that socket gets it (true); false for a socket that is gone or never was', async () => {
+    const name = uniq('sock')
+    const [v2, v4] = await twoSockets(name, 'ping!')
+    for (const [to, notTo] of [[v2, v4], [v4, v2]]) {
+      assert.equal(await ok('emitToSocket', [to.id, 'ping!', { to: to.id }]), true)
+      assert.deepEqual(await to.next('ping!'), [{ to: to.id }])
+      await notTo.noEvent('ping!', 100)
+    }
+    const goneId = v2.id
+    v2.close()
+    await v4.next('socketDisconnectEcho')
+    assert.equal(await ok('emitToSocket', [goneId, 'ping!']), false)
+    assert.equal(await ok('emitToSocket', ['/chat-service#AAAAAAAAAAAAAAAA', 'ping!']), false)
+    assert.equal(await ok('emitToSocket', ['no such socket', 'ping!']), false)
+    await v4.noEvent('ping!')
+  })
+
+  it('emitToRoom: every socket joined to the room, nobody else; noRoom (422) for a missing room', async () => {
+    const room = uniq('room')
+    await ok('addRoom', [room])
+    const [v2, v4] = [
+      (await t.login(srv.url, uniq('m2'), { version: 2 })).watch('alert'),
+      (await t.login(srv.url, uniq('m4'), { version: 4 })).watch('alert')
+    ]
+    await v2.ok('roomJoin', room)
+    await v4.ok('roomJoin', room)
+    const outsider = (await t.login(srv.url, uniq('out'))).watch('alert')
+    assert.equal(await ok('emitToRoom', [room, 'alert', room, 'closing soon']), null)
+    assert.deepEqual(await v2.next('alert'), [room, 'closing soon'])
+    assert.deepEqual(await v4.next('alert'), [room, 'closing soon'])
+    const nor = uniq('nor')
+    assertError(await api(srv.url, 'emitToRoom', [nor, 'alert']), 422, 'noRoom', [nor], `No such room ${nor}`)
+    await outsider.noEvent('alert')
+  })
+
+  it('emitToAll: every connected socket, joined anywhere or not, of either client generation', async () => {
+    const clients = [
+      (await t.login(srv.url, uniq('all2'), { version: 2 })).watch('maintenance'),
+      (await t.login(srv.url, uniq('all4'), { version: 4 })).watch('maintenance')
+    ]
+    assert.equal(await ok('emitToAll', ['maintenance', { at: '03:00' }]), null)
+    for (const c of clients) assert.deepEqual(await c.next('maintenance'), [{ at: '03:00' }])
+  })
+
+  it('refuses the service\'s notification names, socket.io\'s own events and an empty name with 400 badArgument; nothing is sent', async () => {
+    const room = uniq('room')
+    await ok('addRoom', [room])
+    const name = uniq('forge')
+    const c = await t.login(srv.url, name)
+    await c.ok('roomJoin', room)
+    for (const event of [...NOTIFICATIONS, '', 'connect', 'disconnect', 'connect_error', 'error']) {
+      const message = `Bad argument at position 1, value ${JSON.stringify(event)}`
+      assertError(await api(srv.url, 'emitToUser', [name, event, 'x']), 400, 'badArgument', [1, event], message)
+      assertError(await api(srv.url, 'emitToSocket', [c.id, event, 'x']), 400, 'badArgument', [1, event], message)
+      assertError(await api(srv.url, 'emitToRoom', [room, event, 'x']), 400, 'badArgument', [1, event], message)
+      assertError(await api(srv.url, 'emitToAll', [event, 'x']), 400, 'badArgument', [0, event])
+    }
+    // nothing forged reached the client: its next roomMessage is a real one
+    await c.ok('roomMessage', room, { textMessage: 'real' })
+    const [, msg] = await c.next('roomMessage')
+    assert.equal(msg.textMessage, 'real')
+    assert.deepEqual(c.pending('loginConfirmed'), [])
+    assert.deepEqual(c.pending('systemMessage'), [])
+    assert.ok(c.connectedNow)
+  })
+
+  it('bad arguments: 400 badArgument at the position, never a 500', async () => {
+    const cases = [
+      ['isUserOnline', [], [0, null]],
+      ['isUserOnline', [42], [0, 42]],
+      ['emitToUser', [], [0, null]],
+      ['emitToUser', ['u'], [1, null]],
+      ['emitToUser', ['u', 7], [1, 7]],
+      ['emitToUser', [['u'], 'news'], [0, ['u']]],
+      ['emitToSocket', [null, 'news'], [0, null]],
+      ['emitToSocket', ['id', { event: 'news' }], [1, { event: 'news' }]],
+      ['emitToRoom', [true, 'news'], [0, true]],
+      ['emitToRoom', ['r'], [1, null]],
+      ['emitToAll', [], [0, null]],
+      ['emitToAll', [false], [0, false]]
+    ]
+    for (const [method, args, errorArgs] of cases) {
+      assertError(await api(srv.url, method, args), 400, 'badArgument', errorArgs)
+    }
+    for (const method of ['isUserOnline', 'emitToUser', 'emitToSocket', 'emitToRoom', 'emitToAll']) {
+      assertError(await api(srv.url, method, { userName: 'u' }), 400, 'badArgument')
+      assertError(await api(srv.url, method, 'not json', { raw: true }), 400, 'badArgument')
+      assert.equal((await api(srv.url, method, ['u'], { token: 'wrong' })).status, 401)
+    }
+  })
+})
+
 describe('admin API disabled (no --admin-token)', { skip: ADMIN_SKIP }, () => {
   const srv = useServer(before, after)
 

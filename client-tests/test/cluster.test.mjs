@@ -446,6 +446,64 @@ describe(`two instances on one ${MODE}`, { skip: NEEDS_REDIS }, () => {
     assert.deepEqual(await again2.next('disconnect'), ['io server disconnect'])
   })
 
+  it('push and presence (interface.md 4.1) through either instance reach sockets on both: isUserOnline, emitToUser, emitToSocket, emitToRoom, emitToAll', async () => {
+    const user = uniq('push')
+    const room = uniq('room')
+    // the user only on A: B's API sees them online
+    const onA = (await t.login(A.url, user, { version: 4 })).watch('news')
+    assert.equal(await apiOk(B.url, 'isUserOnline', [user]), true)
+    assert.equal(await apiOk(B.url, 'isUserOnline', [uniq('ghost')]), false)
+    const onB = (await t.login(B.url, user, { version: 2 })).watch('news')
+    await onA.next('socketConnectEcho')
+    const bystander = (await t.login(B.url, uniq('bystander'))).watch('news')
+
+    // emitToUser from each instance reaches both of the user's sockets
+    for (const [via, n] of [[A, 1], [B, 2]]) {
+      assert.equal(await apiOk(via.url, 'emitToUser', [user, 'news', n, { via: via.url }]), 2)
+      assert.deepEqual(await onA.next('news'), [n, { via: via.url }])
+      assert.deepEqual(await onB.next('news'), [n, { via: via.url }])
+    }
+    // emitToSocket from the instance that does not hold the socket
+    assert.equal(await apiOk(B.url, 'emitToSocket', [onA.id, 'news', 'to A']), true)
+    assert.deepEqual(await onA.next('news'), ['to A'])
+    assert.equal(await apiOk(A.url, 'emitToSocket', [onB.id, 'news', 'to B']), true)
+    assert.deepEqual(await onB.next('news'), ['to B'])
+    assert.equal(await apiOk(A.url, 'emitToSocket', ['/chat-service#AAAAAAAAAAAAAAAA', 'news']), false)
+
+    // emitToRoom from A reaches the member on B only
+    await onA.ok('roomCreate', room, false)
+    await onB.ok('roomJoin', room)
+    assert.equal(await apiOk(A.url, 'emitToRoom', [room, 'news', 'room']), null)
+    assert.deepEqual(await onB.next('news'), ['room'])
+
+    // emitToAll from A reaches every socket of both
+    assert.equal(await apiOk(A.url, 'emitToAll', ['news', 'all']), null)
+    for (const c of [onA, onB, bystander]) assert.deepEqual(await c.next('news'), ['all'])
+    await onA.noEvent('news', 0) // the room push was not A's socket's
+    await bystander.noEvent('news', 0)
+
+    // refused names stay refused through either instance
+    const refused = await api(B.url, 'emitToUser', [user, 'directMessage', { textMessage: 'forged' }])
+    assert.equal(refused.status, 400, refused.text)
+    assert.equal(refused.json.error.code, 'badArgument')
+
+    // the socket on A goes: A's API counts the one on B; B's socket goes: offline for both
+    const idA = onA.id
+    onA.close()
+    assert.deepEqual(await onB.next('socketDisconnectEcho'), [idA, 1])
+    assert.equal(await apiOk(A.url, 'emitToUser', [user, 'news', 'last']), 1)
+    assert.deepEqual(await onB.next('news'), ['last'])
+    assert.equal(await apiOk(B.url, 'emitToSocket', [idA, 'news']), false)
+    const watcher = await t.login(A.url, uniq('watcher'))
+    await watcher.ok('roomJoin', room)
+    onB.close()
+    assert.deepEqual(await watcher.next('roomUserLeft'), [room, user])
+    for (const via of [A, B]) {
+      assert.equal(await apiOk(via.url, 'isUserOnline', [user]), false)
+      assert.equal(await apiOk(via.url, 'emitToUser', [user, 'news']), 0)
+    }
+  })
+
   it('heartbeats: each instance sees the other\'s, and they advance', async () => {
     const hbB = await apiOk(A.url, 'getInstanceHeartbeat', [idB])
     assert.equal(typeof hbB, 'number')

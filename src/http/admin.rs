@@ -142,6 +142,11 @@ const METHODS: &[&str] = &[
     "userStateSync",
     "roomStateSync",
     "getInstanceHeartbeat",
+    "isUserOnline",
+    "emitToUser",
+    "emitToSocket",
+    "emitToRoom",
+    "emitToAll",
 ];
 
 /// Requires at least `n` arguments.
@@ -193,6 +198,8 @@ async fn call(service: &ChatService, method: &str, a: Vec<Value>) -> Result<Valu
     let s = |pos| args::string(&a, pos);
     let b = |pos| args::boolean(&a, pos);
     let unit = |r: Result<()>| r.map(|()| Value::Null);
+    // The `...data` of the push calls: every argument from `pos` on.
+    let rest = |pos: usize| a.get(pos..).unwrap_or_default();
     match method {
         "addRoom" => {
             arity(&a, 1)?;
@@ -245,6 +252,13 @@ async fn call(service: &ChatService, method: &str, a: Vec<Value>) -> Result<Valu
                 service.get_instance_heartbeat(instance.as_deref()).await?
             ))
         }
+        "isUserOnline" => Ok(json!(service.is_user_online(&s(0)?).await?)),
+        "emitToUser" => Ok(json!(service.emit_to_user(&s(0)?, &s(1)?, rest(2)).await?)),
+        "emitToSocket" => Ok(json!(
+            service.emit_to_socket(&s(0)?, &s(1)?, rest(2)).await?
+        )),
+        "emitToRoom" => unit(service.emit_to_room(&s(0)?, &s(1)?, rest(2)).await),
+        "emitToAll" => unit(service.emit_to_all(&s(0)?, rest(1)).await),
         _ => Err(ChatServiceError::NoCommand(method.to_string())),
     }
 }

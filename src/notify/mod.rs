@@ -30,6 +30,54 @@ pub(crate) enum Target<'a> {
     },
     /// One socket.
     Socket(&'a str),
+    /// Every socket of the namespace.
+    All,
+}
+
+/// The events the service sends itself (protocol.md 6), then those
+/// socket.io clients emit on a socket for their own lifecycle (4.x, then
+/// 2.x): the push API (interface.md 4.1) refuses them all, so that a
+/// backend can neither forge a service notification nor make a client
+/// believe it connected, disconnected or failed.
+const RESERVED_EVENTS: &[&str] = &[
+    "loginConfirmed",
+    "loginRejected",
+    "socketConnectEcho",
+    "socketDisconnectEcho",
+    "roomJoinedEcho",
+    "roomLeftEcho",
+    "roomUserJoined",
+    "roomUserLeft",
+    "roomMessage",
+    "roomAccessRemoved",
+    "roomAccessListAdded",
+    "roomAccessListRemoved",
+    "roomModeChanged",
+    "directMessage",
+    "directMessageEcho",
+    "systemMessage",
+    "connect",
+    "connect_error",
+    "disconnect",
+    "disconnecting",
+    "newListener",
+    "removeListener",
+    "connect_timeout",
+    "connecting",
+    "error",
+    "reconnect",
+    "reconnect_attempt",
+    "reconnect_error",
+    "reconnect_failed",
+    "reconnecting",
+    "ping",
+    "pong",
+];
+
+/// Whether an application may send an event of this name to clients: not
+/// empty and not reserved (see [`RESERVED_EVENTS`]).
+pub(crate) fn is_application_event(event: &str) -> bool {
+    !event.is_empty() && !RESERVED_EVENTS.contains(&event)
 }
 
 /// Notifications out, and the room channels sockets are subscribed to.

@@ -22,6 +22,7 @@ pub(crate) enum To {
         except: Option<String>,
     },
     Socket(String),
+    All,
 }
 
 impl From<Target<'_>> for To {
@@ -33,6 +34,7 @@ impl From<Target<'_>> for To {
                 except: except.map(Into::into),
             },
             Target::Socket(id) => To::Socket(id.into()),
+            Target::All => To::All,
         }
     }
 }

@@ -105,6 +105,7 @@ impl Sockets {
                     ..Broadcast::to(&channel)
                 }
             }
+            Target::All => Broadcast::all(),
         };
         self.server.emit(broadcast, event, payload).await;
     }
@@ -168,6 +169,15 @@ impl Sockets {
             Some(sid) if self.server.join(sid, channels) => Ok(()),
             _ => Err(ChatServiceError::InvalidSocket(id.to_string())),
         }
+    }
+
+    /// Whether a logged-in socket of this id is connected to any instance
+    /// (its own channel, joined at login, has a member somewhere).
+    pub async fn is_logged_in_anywhere(&self, id: &str) -> Result<bool> {
+        if self.sid(id).is_none() {
+            return Ok(false);
+        }
+        self.server.has_members(&socket_channel(id)).await
     }
 
     /// Disconnects every socket of a user, on every instance.

@@ -15,13 +15,15 @@ use socketioxide::extract::SocketRef;
 use socketioxide::socket::Sid;
 
 use super::socket_data::{AuthPayload, CustomHandlers, Handshake, LoggedIn};
+use crate::error::{ChatServiceError, Result};
 use crate::json::{Wire, WireArgs};
 
-/// Where a broadcast goes: channels to include, one socket channel to
-/// leave out, and whether it stays on this instance.
+/// Where a broadcast goes: a channel to include (none: every socket of the
+/// namespace), one socket channel to leave out, and whether it stays on
+/// this instance.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Broadcast<'a> {
-    pub to: &'a str,
+    pub to: Option<&'a str>,
     pub except: Option<&'a str>,
     /// Only this instance's sockets (the others get it on their own).
     pub local: bool,
@@ -30,7 +32,14 @@ pub(crate) struct Broadcast<'a> {
 impl<'a> Broadcast<'a> {
     pub fn to(to: &'a str) -> Self {
         Self {
-            to,
+            to: Some(to),
+            ..Self::all()
+        }
+    }
+
+    pub fn all() -> Self {
+        Self {
+            to: None,
             except: None,
             local: false,
         }
@@ -64,6 +73,8 @@ pub(crate) trait SocketServer: Send + Sync + 'static {
     /// Emits to every socket of `to` but those of `except`, on every
     /// instance unless `local`.
     async fn emit(&self, broadcast: Broadcast<'_>, event: &str, payload: Payload<'_>);
+    /// Whether any socket of any instance is subscribed to `channel`.
+    async fn has_members(&self, channel: &str) -> Result<bool>;
     /// Subscribes a local socket to channels; `false` if it is not here.
     fn join(&self, sid: Sid, channels: Vec<String>) -> bool;
     /// Unsubscribes a local socket from a channel.
@@ -108,7 +119,10 @@ impl<A: Adapter> SocketServer for Server<A> {
             return;
         };
         let to = |local: bool| {
-            let mut ops = ops.clone().to(broadcast.to.to_string());
+            let mut ops = ops.clone();
+            if let Some(to) = broadcast.to {
+                ops = ops.to(to.to_string());
+            }
             if let Some(except) = broadcast.except {
                 ops = ops.except(except.to_string());
             }
@@ -130,6 +144,27 @@ impl<A: Adapter> SocketServer for Server<A> {
             }
             // A socket that went away meanwhile: not the sender's problem.
             Err(error) => tracing::debug!(%event, %error, "notification not delivered"),
+        }
+    }
+
+    async fn has_members(&self, channel: &str) -> Result<bool> {
+        let Some(ops) = self.io.of(&*self.namespace) else {
+            return Ok(false);
+        };
+        let channel = ops.to(channel.to_string());
+        // Asking the other instances is a round trip through Redis (and a
+        // wait for every instance's answer): not needed for a local socket.
+        if !channel.clone().sockets().is_empty() {
+            return Ok(true);
+        }
+        match channel.fetch_sockets().await {
+            Ok(sockets) => Ok(!sockets.is_empty()),
+            Err(error) => {
+                crate::metrics::redis_error();
+                Err(ChatServiceError::internal(format!(
+                    "cannot ask the other instances: {error}"
+                )))
+            }
         }
     }
 
