@@ -1,11 +1,13 @@
 // The examples run as the README says: examples/client.js against the
 // binary (room made with the admin API) and against examples/server.rs
-// (room "lobby" made at start; its before-hook refuses shouting).
+// (room "lobby" made at start; its before-hook refuses shouting); the
+// README's quickstart, the original's, against the binary as it stands.
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn, execFile } from 'node:child_process'
 import path from 'node:path'
 import { promisify } from 'node:util'
+import { readFile } from 'node:fs/promises'
 import { startServer, CLIENT_TESTS_DIR, OURS_ONLY } from '../lib/server.mjs'
 import { connect } from '../lib/client.mjs'
 
@@ -93,5 +95,77 @@ describe('examples/server.rs', { skip: OURS_ONLY }, () => {
     } finally {
       c.close()
     }
+  })
+})
+
+/** The sh and js blocks of the README section "The original's quickstart". */
+async function readmeQuickstart () {
+  const readme = await readFile(path.join(ROOT, 'README.md'), 'utf8')
+  const start = readme.indexOf("### The original's quickstart")
+  assert.ok(start >= 0, 'README has the quickstart section')
+  const section = readme.slice(start, readme.indexOf('\n### ', start + 1))
+  const block = lang => {
+    const m = new RegExp('```' + lang + '\\n([\\s\\S]*?)```').exec(section)
+    assert.ok(m, `a ${lang} block`)
+    return m[1]
+  }
+  const sh = block('sh')
+  const curl = /^curl -X POST (\S+) -H 'Authorization: Bearer (\S+)' .* -d '(.*)'$/m.exec(sh)
+  assert.ok(curl, sh)
+  const serverToken = /--admin-token (\S+)/.exec(sh)[1]
+  return { serverToken, apiUrl: new URL(curl[1]), token: curl[2], body: curl[3], client: block('js') }
+}
+
+/** Runs a CommonJS client until its output matches `expected`. */
+function runUntil (code, expected) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, ['-e', code], {
+      env: { ...process.env, NODE_PATH: path.join(CLIENT_TESTS_DIR, 'node_modules') },
+      stdio: ['ignore', 'pipe', 'pipe']
+    })
+    let out = ''
+    const timer = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error(`no ${expected} within 15 s:\n${out}`)) }, 15000)
+    const read = d => {
+      out += d
+      if (expected.test(out)) {
+        clearTimeout(timer)
+        proc.kill()
+        resolve(out)
+      }
+    }
+    proc.stdout.setEncoding('utf8').on('data', read)
+    proc.stderr.setEncoding('utf8').on('data', read)
+    proc.on('exit', code => { clearTimeout(timer); if (!expected.test(out)) reject(new Error(`exited ${code}:\n${out}`)) })
+  })
+}
+
+describe("the README's quickstart (the original's client) against the binary with default flags", { skip: OURS_ONLY }, () => {
+  let srv, quickstart
+  before(async () => {
+    quickstart = await readmeQuickstart()
+    srv = await startServer(['--admin-token', quickstart.serverToken])
+  })
+  after(() => srv.stop())
+
+  it('the admin call adds room "default" (then 409 roomExists); the client logs in with userName, joins and reads its own "Hello!", with socket.io-client 4 and 2', async () => {
+    const { apiUrl, token, body, client } = quickstart
+    const addRoom = () => fetch(`${srv.url}${apiUrl.pathname}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body,
+      signal: AbortSignal.timeout(5000)
+    })
+    const res = await addRoom()
+    assert.deepEqual([res.status, await res.json()], [200, { result: null }])
+    const again = await addRoom()
+    assert.deepEqual([again.status, (await again.json()).error.code], [409, 'roomExists'])
+
+    const local = client.replace('ws://localhost:8000', srv.url.replace(/^http/, 'ws'))
+    assert.notEqual(local, client, 'the client connects to ws://localhost:8000')
+    const v4 = await runUntil(local, /^user: Hello!$/m)
+    assert.doesNotMatch(v4, /Error/)
+    const v2 = local.replace("require('socket.io-client')", "require('socket.io-client-v2')")
+    assert.notEqual(v2, local)
+    assert.match(await runUntil(v2, /^user: Hello!$/m), /^user: Hello!$/m)
   })
 })

@@ -1,7 +1,7 @@
 // Login (protocol.md 1.2, 1.3, 6; interface.md 2 query auth).
 import { describe, it, before, after, afterEach } from 'node:test'
 import assert from 'node:assert/strict'
-import { startServer, useServer } from '../lib/server.mjs'
+import { startServer, useServer, OURS_ONLY } from '../lib/server.mjs'
 import { clientSet, uniq, V4_ONLY } from '../lib/client.mjs'
 
 const SOCKET_ID = /^\/chat-service#[A-Za-z0-9_-]+$/
@@ -118,6 +118,45 @@ describe('login with --auth-query-param', () => {
     const c = t.connect(srv.url, uniq('ignored'))
     assert.equal(await c.loginRejected(), 'ChatServiceError: No login provided')
   })
+})
+
+// interface.md 1: without --auth-query-param, the original quickstart's
+// client (`query: 'userName=user&token=token'`) logs in as written.
+describe('login with the original quickstart\'s userName parameter (no --auth-query-param)', { skip: OURS_ONLY }, () => {
+  const srv = useServer(before, after)
+  const t = clientSet()
+  afterEach(() => t.closeAll())
+
+  for (const version of [2, 4]) {
+    it(`socket.io-client ${version}: userName=…&token=… gets loginConfirmed`, async () => {
+      const user = uniq('quick')
+      const c = t.connect(srv.url, null, { version, query: { userName: user, token: 'token' } })
+      const { userName, authData } = await c.login()
+      assert.equal(userName, user)
+      assert.deepEqual(authData, { id: c.socket.id })
+    })
+  }
+
+  it('user wins over userName when a client sends both', async () => {
+    const user = uniq('first')
+    const c = t.connect(srv.url, user, { query: { userName: uniq('second') } })
+    assert.equal((await c.login()).userName, user)
+  })
+})
+
+describe('login with an explicit --auth-query-param user', { skip: OURS_ONLY }, () => {
+  const srv = useServer(before, after, ['--auth-query-param', 'user'])
+  const t = clientSet()
+  afterEach(() => t.closeAll())
+
+  for (const version of [2, 4]) {
+    it(`socket.io-client ${version}: userName is not accepted then, user still is`, async () => {
+      const c = t.connect(srv.url, null, { version, query: { userName: uniq('quick'), token: 'token' } })
+      assert.equal(await c.loginRejected(), 'ChatServiceError: No login provided')
+      const user = uniq('named')
+      assert.equal((await t.connect(srv.url, user, { version }).login()).userName, user)
+    })
+  }
 })
 
 describe('login with --use-raw-error-objects', () => {
