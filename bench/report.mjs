@@ -13,10 +13,11 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { parseArgs } from 'node:util'
 
-const SERVERS = ['ours-memory', 'ours-sqlite', 'ours-redis', 'base-memory', 'base-redis', 'original-memory', 'original-redis', 'ceiling']
+const SERVERS = ['ours-memory', 'ours-sqlite', 'ours-redis', 'base-memory', 'base-sqlite', 'base-redis', 'original-memory', 'original-redis', 'ceiling']
 const RATIOS = [
   ['ours-sqlite', 'ours-memory'],
   ['ours-memory', 'base-memory'],
+  ['ours-sqlite', 'base-sqlite'],
   ['ours-redis', 'base-redis'],
   ['ours-memory', 'original-memory'],
   ['ours-redis', 'original-redis'],

@@ -14,10 +14,10 @@
 #   SCENARIOS   loadgen presets [fanout-small fanout-small-w32 fanout-large
 #               fanout-large-w8 latency connect history]
 #   SERVERS     subset of: ours-memory ours-sqlite ours-redis original-memory
-#               original-redis ceiling base-memory base-redis (the binary
+#               original-redis ceiling base-memory base-redis base-sqlite (the binary
 #               BASELINE, e.g. a build of an earlier commit: before/after
 #               figures in one alternating run)
-#   BASELINE    the chat-service binary of base-memory / base-redis
+#   BASELINE    the chat-service binary of base-memory / base-redis / base-sqlite
 #   EIOS        engine.io protocols [3 4]; the original only speaks 3
 #   QUICK=1     tiny sizes and durations (a smoke run)
 #   LOADGEN     load generator binary [target/release/examples/loadgen]
@@ -67,7 +67,7 @@ die() { log "error: $*"; exit 1; }
 for server in $SERVERS; do
     case $server in
         ours-memory | ours-sqlite | ours-redis | original-memory | original-redis | ceiling) ;;
-        base-memory | base-redis) [[ -x ${BASELINE:-} ]] || die "$server needs BASELINE=<a chat-service binary>" ;;
+        base-memory | base-redis | base-sqlite) [[ -x ${BASELINE:-} ]] || die "$server needs BASELINE=<a chat-service binary>" ;;
         *) die "unknown server '$server' in SERVERS" ;;
     esac
 done
@@ -172,6 +172,10 @@ start_server() {
             --state memory) ;;
         base-redis) cmd=("$BASELINE" --host 127.0.0.1 --port 0 --enable-rooms-management --no-static
             --state redis --redis-url "$REDIS_URL") ;;
+        base-sqlite)
+            rm -rf "$OUT/sqlite" && mkdir -p "$OUT/sqlite"
+            cmd=("$BASELINE" --host 127.0.0.1 --port 0 --enable-rooms-management --no-static
+                --state sqlite --sqlite-path "$OUT/sqlite/chat.db") ;;
     esac
     if [[ $server == *-redis ]]; then
         redis-cli -p "$REDIS_PORT" flushall >/dev/null

@@ -9,9 +9,9 @@
 //! rather than failing its whole transaction.
 //!
 //! Within one transaction ([`Batch`]), a room's key and capacity are read
-//! once, and its `last_message_id` is written once, with the last id of
-//! the batch's messages (before any change that reads it or could give
-//! its key to another room).
+//! once, and its `last_message_id` is written and its history trimmed
+//! once, after the batch's messages (before any change that reads them or
+//! could give its key to another room).
 
 use std::collections::HashMap;
 
@@ -43,12 +43,15 @@ pub(super) fn direct_list_code(list: DirectList) -> i64 {
 pub(super) struct Batch {
     /// Room name -> (key, history capacity), as read in this batch.
     rooms: HashMap<String, (i64, i64)>,
-    /// Room key -> the last message id to write.
-    last_ids: HashMap<i64, i64>,
+    /// Room key -> (the last message id to write, history capacity): the
+    /// room's row is updated and its oldest messages trimmed once per
+    /// transaction, not once per message.
+    last_ids: HashMap<i64, (i64, i64)>,
 }
 
 impl Batch {
-    /// Writes the rooms' last ids and forgets what it read.
+    /// Writes the rooms' last ids, trims their histories and forgets what
+    /// it read.
     pub(super) fn flush(&mut self, db: &Connection) -> rusqlite::Result<()> {
         self.rooms.clear();
         if self.last_ids.is_empty() {
@@ -56,8 +59,9 @@ impl Batch {
         }
         let mut update =
             db.prepare_cached("UPDATE rooms SET last_message_id = ?2 WHERE id = ?1")?;
-        for (id, last) in self.last_ids.drain() {
+        for (id, (last, capacity)) in self.last_ids.drain() {
             update.execute(params![id, last])?;
+            trim(db, id, last, capacity)?;
         }
         Ok(())
     }
@@ -87,14 +91,14 @@ pub(super) fn apply(db: &Connection, batch: &mut Batch, change: &Change) -> rusq
                 return missing("room", room);
             };
             let last = message_id(message) as i64;
-            batch.last_ids.insert(id, last);
+            batch.last_ids.insert(id, (last, capacity));
             if capacity > 0 {
                 let json = serde_json::to_string(&**message)
                     .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
                 db.prepare_cached("INSERT INTO messages (room, id, json) VALUES (?1, ?2, ?3)")?
                     .execute(params![id, last, json])?;
             }
-            trim(db, id, last, capacity)
+            Ok(())
         }
         // Seen times are the other change of every join and leave.
         Change::Seen { room, user, at } => {

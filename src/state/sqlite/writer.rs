@@ -28,7 +28,7 @@
 
 use std::fs::File;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -48,6 +48,8 @@ const RETRY_MIN: Duration = Duration::from_millis(50);
 const RETRY_MAX: Duration = Duration::from_secs(1);
 /// Tries left for changes still unwritten when the store closes.
 const CLOSING_TRIES: usize = 5;
+/// How long the writer looks for more work before it sleeps.
+const SPIN: Duration = Duration::from_micros(50);
 /// Commits gather this long before a checkpoint.
 const CHECKPOINT_PAUSE: Duration = Duration::from_millis(100);
 
@@ -193,7 +195,7 @@ impl Writer {
         loop {
             let mut jobs = Vec::new();
             let closed = if self.unwritten.is_empty() {
-                match self.queue.recv() {
+                match self.next_job() {
                     Ok(job) => {
                         jobs.push(job);
                         false
@@ -220,6 +222,25 @@ impl Writer {
             if closed {
                 self.close();
                 return;
+            }
+        }
+    }
+
+    /// The next job, waiting as long as it takes. The writer looks for one
+    /// for [`SPIN`] before it sleeps: under load the next change comes
+    /// within microseconds, while a thread that slept waits to be
+    /// scheduled again (milliseconds on a busy machine) before it commits,
+    /// and every command in that commit waits with it.
+    fn next_job(&self) -> Result<Job, std::sync::mpsc::RecvError> {
+        let until = std::time::Instant::now() + SPIN;
+        loop {
+            match self.queue.try_recv() {
+                Ok(job) => return Ok(job),
+                Err(TryRecvError::Disconnected) => return Err(std::sync::mpsc::RecvError),
+                Err(TryRecvError::Empty) if std::time::Instant::now() >= until => {
+                    return self.queue.recv();
+                }
+                Err(TryRecvError::Empty) => std::thread::yield_now(),
             }
         }
     }
