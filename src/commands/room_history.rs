@@ -24,8 +24,10 @@ pub(crate) fn strip_server_fields(
     fields
 }
 
-fn messages(list: &[Message]) -> Value {
-    Value::Array(list.iter().map(|m| Value::clone(m)).collect())
+/// The reply: messages read from a store are only here, so they move into
+/// it; cached ones are shared with the state, so they are copied.
+fn messages(list: Vec<Message>) -> Value {
+    Value::Array(list.into_iter().map(Message::unwrap_or_clone).collect())
 }
 
 /// Which end of a newest-first list a reply keeps when it is over budget.
@@ -41,7 +43,7 @@ enum Keep {
 /// JSON (as `approx_json_len` counts them), at least one: no request makes
 /// the server build a reply of any size
 /// (`ServiceOptions::history_reply_bytes`).
-fn within_budget(list: &[Message], budget: usize, keep: Keep) -> &[Message] {
+fn within_budget(mut list: Vec<Message>, budget: usize, keep: Keep) -> Vec<Message> {
     let mut total = 0;
     let mut fits = |m: &Message| {
         total += crate::json::approx_json_len(m) + 1;
@@ -50,11 +52,12 @@ fn within_budget(list: &[Message], budget: usize, keep: Keep) -> &[Message] {
     match keep {
         Keep::Newest => {
             let n = list.iter().take_while(|m| fits(m)).count().max(1);
-            &list[..n.min(list.len())]
+            list.truncate(n);
+            list
         }
         Keep::Oldest => {
             let n = list.iter().rev().take_while(|m| fits(m)).count().max(1);
-            &list[list.len().saturating_sub(n)..]
+            list.split_off(list.len().saturating_sub(n))
         }
     }
 }
@@ -97,7 +100,7 @@ room_command!(RoomRecentHistory, |cx, room| {
         .room_recent_history(room, limit, cx.read_presence())
         .await?;
     let budget = cx.options.history_reply_bytes;
-    Ok(messages(within_budget(&list, budget, Keep::Newest)))
+    Ok(messages(within_budget(list, budget, Keep::Newest)))
 });
 
 pub struct RoomHistoryGet {
@@ -125,7 +128,7 @@ impl Cmd for RoomHistoryGet {
             .room_history_get(&self.room, self.id, limit, cx.read_presence())
             .await?;
         let budget = cx.options.history_reply_bytes;
-        Ok(messages(within_budget(&list, budget, Keep::Oldest)))
+        Ok(messages(within_budget(list, budget, Keep::Oldest)))
     }
 }
 
@@ -164,15 +167,15 @@ mod tests {
             .rev()
             .map(|id| Arc::new(json!({"id": id, "t": "xxxxxxxx"})))
             .collect();
-        let ids = |kept: &[Message]| kept.iter().map(|m| message_id(m)).collect::<Vec<_>>();
-        assert_eq!(
-            ids(within_budget(&list, 1000, Keep::Newest)),
-            [5, 4, 3, 2, 1]
-        );
-        assert_eq!(ids(within_budget(&list, 100, Keep::Newest)), [5, 4]);
-        assert_eq!(ids(within_budget(&list, 100, Keep::Oldest)), [2, 1]);
-        assert_eq!(ids(within_budget(&list, 1, Keep::Newest)), [5]);
-        assert_eq!(ids(within_budget(&list, 1, Keep::Oldest)), [1]);
-        assert!(within_budget(&[], 1, Keep::Oldest).is_empty());
+        let ids = |budget, keep| {
+            let kept = within_budget(list.clone(), budget, keep);
+            kept.iter().map(|m| message_id(m)).collect::<Vec<_>>()
+        };
+        assert_eq!(ids(1000, Keep::Newest), [5, 4, 3, 2, 1]);
+        assert_eq!(ids(100, Keep::Newest), [5, 4]);
+        assert_eq!(ids(100, Keep::Oldest), [2, 1]);
+        assert_eq!(ids(1, Keep::Newest), [5]);
+        assert_eq!(ids(1, Keep::Oldest), [1]);
+        assert!(within_budget(Vec::new(), 1, Keep::Oldest).is_empty());
     }
 }
