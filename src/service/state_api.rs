@@ -19,6 +19,7 @@ impl ChatService {
             whitelist: init.whitelist,
             blacklist: init.blacklist,
             whitelist_only: init.whitelist_only,
+            ..UserConfig::default()
         };
         self.state().add_user(name, config).await
     }

@@ -94,6 +94,10 @@ impl From<RoomList> for RoomListName {
 pub enum DirectList {
     Whitelist,
     Blacklist,
+    /// Not an access list: the users this one has a stored conversation
+    /// with (`conversations.rs`). Kept with the user like the others, but
+    /// no client command names it: `parse` does not know it.
+    Conversations,
 }
 
 impl DirectList {
@@ -111,6 +115,7 @@ impl DirectList {
         match self {
             Self::Whitelist => "whitelist",
             Self::Blacklist => "blacklist",
+            Self::Conversations => "conversations",
         }
     }
 }

@@ -35,6 +35,9 @@ pub struct UserConfig {
     pub whitelist: Vec<String>,
     pub blacklist: Vec<String>,
     pub whitelist_only: bool,
+    /// The users this one has a stored conversation with
+    /// ([`DirectList::Conversations`](super::DirectList::Conversations)).
+    pub conversations: Vec<String>,
 }
 
 /// Who acts on a room, and whether permission checks are bypassed.

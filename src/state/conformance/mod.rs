@@ -98,6 +98,7 @@ macro_rules! state_conformance {
             room_reads_presence_rules,
             room_settings_setters,
             add_user_has_user_delete_user,
+            conversations_are_a_user_list_no_access_rule_reads,
             delete_user_with_sockets_is_user_online,
             direct_lists_change_and_read,
             direct_list_size_limit,

@@ -8,6 +8,7 @@ pub async fn add_user_has_user_delete_user(state: StateRef) {
         whitelist: names(&["w"]),
         blacklist: names(&["b1", "b2"]),
         whitelist_only: true,
+        ..UserConfig::default()
     };
     state.add_user("u", config).await.unwrap();
     assert!(state.has_user("u").await.unwrap());
@@ -161,6 +162,7 @@ pub async fn direct_access_rules(state: StateRef) {
         whitelist: names(&["w", "wb"]),
         blacklist: names(&["b", "wb"]),
         whitelist_only: false,
+        ..UserConfig::default()
     };
     state.add_user("r", config).await.unwrap();
     assert!(state.direct_access("r", "x").await.unwrap());
@@ -224,4 +226,34 @@ pub async fn user_queries_of_unknown_user_are_no_user(state: StateRef) {
     assert_eq!(state.user_sockets("ghost").await.err(), err);
     assert_eq!(state.user_rooms("ghost").await.err(), err);
     assert!(!state.has_user("ghost").await.unwrap());
+}
+
+/// The users one has a stored conversation with: kept with the user (from
+/// `addUser` on, changed like a direct list), gone with the record, and
+/// no part of the direct access rules.
+pub async fn conversations_are_a_user_list_no_access_rule_reads(state: StateRef) {
+    let config = UserConfig {
+        whitelist_only: true,
+        conversations: names(&["a"]),
+        ..UserConfig::default()
+    };
+    state.add_user("u", config).await.unwrap();
+    let list = DirectList::Conversations;
+    state
+        .direct_change_list("u", list, &names(&["b", "a"]), ListOp::Add, usize::MAX)
+        .await
+        .unwrap();
+    let get = || async { sorted(state.direct_get_list("u", list).await.unwrap()) };
+    assert_eq!(get().await, names(&["a", "b"]));
+    assert!(state.direct_has_in_list("u", list, "b").await.unwrap());
+    // Whitelist-only with an empty whitelist: a partner may not write.
+    assert!(!state.direct_access("u", "a").await.unwrap());
+    state
+        .direct_change_list("u", list, &names(&["a"]), ListOp::Remove, usize::MAX)
+        .await
+        .unwrap();
+    assert_eq!(get().await, names(&["b"]));
+    state.delete_user("u").await.unwrap();
+    state.add_user("u", UserConfig::default()).await.unwrap();
+    assert!(get().await.is_empty());
 }

@@ -273,6 +273,7 @@ fn apply(snapshot: &mut Snapshot, change: Change) {
             let set = match list {
                 DirectList::Whitelist => &mut config.whitelist,
                 DirectList::Blacklist => &mut config.blacklist,
+                DirectList::Conversations => &mut config.conversations,
             };
             change_set(set, names, op);
         }

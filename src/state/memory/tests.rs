@@ -182,6 +182,11 @@ pub(crate) async fn run_a_day(state: &MemoryState) {
         .unwrap();
 
     // Direct lists and mode.
+    let partners = DirectList::Conversations;
+    state
+        .direct_change_list("d", partners, &names(&["o"]), ListOp::Add, usize::MAX)
+        .await
+        .unwrap();
     let list = DirectList::Blacklist;
     state
         .direct_change_list("d", list, &names(&["b1", "b2"]), ListOp::Add, 10)

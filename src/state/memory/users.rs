@@ -14,6 +14,7 @@ pub(crate) struct UserData {
     whitelist: IndexSet<String>,
     blacklist: IndexSet<String>,
     pub(crate) whitelist_only: bool,
+    conversations: IndexSet<String>,
 }
 
 impl DirectAcl for UserData {
@@ -32,6 +33,7 @@ impl UserData {
             whitelist: config.whitelist.into_iter().collect(),
             blacklist: config.blacklist.into_iter().collect(),
             whitelist_only: config.whitelist_only,
+            conversations: config.conversations.into_iter().collect(),
         }
     }
 
@@ -44,6 +46,7 @@ impl UserData {
                 whitelist: self.whitelist.iter().cloned().collect(),
                 blacklist: self.blacklist.iter().cloned().collect(),
                 whitelist_only: self.whitelist_only,
+                conversations: self.conversations.iter().cloned().collect(),
             },
         }
     }
@@ -56,6 +59,7 @@ impl UserData {
         match list {
             DirectList::Whitelist => &self.whitelist,
             DirectList::Blacklist => &self.blacklist,
+            DirectList::Conversations => &self.conversations,
         }
     }
 
@@ -71,6 +75,7 @@ impl UserData {
         let set = match list {
             DirectList::Whitelist => &mut self.whitelist,
             DirectList::Blacklist => &mut self.blacklist,
+            DirectList::Conversations => &mut self.conversations,
         };
         super::change_set(set, names, op, limit, list.as_str(), admit)
     }

@@ -14,6 +14,7 @@
 //! | `{P:room:R}:history` | list | stored messages as JSON, newest first |
 //! | `{P:user:U}:info` | hash | `whitelistOnly`; exists iff the user record does |
 //! | `{P:user:U}:whitelist` / `:blacklist` | set | the direct lists |
+//! | `{P:user:U}:conversations` | set | the users U has a stored conversation with |
 //! | `{P:user:U}:sockets` | hash | socket -> instance id |
 //! | `{P:user:U}:socket:S` | set | the rooms socket S is joined to |
 //! | `{P:user:U}:lock:R` | string | the (U, R) lock's token, with a TTL |

@@ -786,6 +786,7 @@ impl State for RedisState {
         let mut args = vec![flag(config.whitelist_only)];
         counted(&mut args, &config.whitelist);
         counted(&mut args, &config.blacklist);
+        counted(&mut args, &config.conversations);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         self.user_call(&SCRIPTS.user_add, name, &args, "")
             .await

@@ -35,6 +35,7 @@ pub(super) fn direct_list_code(list: DirectList) -> i64 {
     match list {
         DirectList::Whitelist => 0,
         DirectList::Blacklist => 1,
+        DirectList::Conversations => 2,
     }
 }
 
@@ -290,6 +291,7 @@ fn add_user(db: &Connection, user: &str, config: &UserConfig) -> rusqlite::Resul
     for (list, names) in [
         (DirectList::Whitelist, &config.whitelist),
         (DirectList::Blacklist, &config.blacklist),
+        (DirectList::Conversations, &config.conversations),
     ] {
         change_list(
             db,

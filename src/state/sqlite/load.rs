@@ -184,6 +184,8 @@ fn read_direct_lists(
             &mut user.config.whitelist
         } else if list == direct_list_code(DirectList::Blacklist) {
             &mut user.config.blacklist
+        } else if list == direct_list_code(DirectList::Conversations) {
+            &mut user.config.conversations
         } else {
             continue;
         };

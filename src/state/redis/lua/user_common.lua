@@ -3,8 +3,8 @@
 -- keys share its hash tag and are derived here. ARGV[1] is the prefix of
 -- the per-socket room sets, which carry the same hash tag.
 local TAG = string.sub(KEYS[1], 1, -5)
-local INFO, WHITE, BLACK, SOCKETS =
-  KEYS[1], TAG .. 'whitelist', TAG .. 'blacklist', TAG .. 'sockets'
+local INFO, WHITE, BLACK, CONVERSATIONS, SOCKETS =
+  KEYS[1], TAG .. 'whitelist', TAG .. 'blacklist', TAG .. 'conversations', TAG .. 'sockets'
 local SOCKET_ROOMS = ARGV[1]
 
 local function user_exists()
@@ -20,6 +20,8 @@ local function list_key(name)
     return WHITE
   elseif name == 'blacklist' then
     return BLACK
+  elseif name == 'conversations' then
+    return CONVERSATIONS
   end
   return nil
 end

@@ -5,5 +5,5 @@ end
 if redis.call('HLEN', SOCKETS) > 0 then
   return {'userOnline'}
 end
-redis.call('DEL', INFO, WHITE, BLACK, SOCKETS)
+redis.call('DEL', INFO, WHITE, BLACK, CONVERSATIONS, SOCKETS)
 return {'ok'}
