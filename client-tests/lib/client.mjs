@@ -21,7 +21,10 @@ export const V4_ONLY = ORIGINAL
   ? 'needs the Rust binary (not in the original)'
   : (FORCED_VERSION === 2 ? 'needs socket.io-client 4 (CLIENT_VERSION=2)' : false)
 
-/** Server -> client events of protocol.md section 6 plus socket.io's own. */
+/**
+ * Server -> client events of protocol.md section 6 (and this server's
+ * `conversations`, which 2.x clients must listen for before it arrives).
+ */
 export const SERVER_EVENTS = [
   'loginConfirmed', 'loginRejected',
   'socketConnectEcho', 'socketDisconnectEcho',
@@ -29,7 +32,7 @@ export const SERVER_EVENTS = [
   'roomUserJoined', 'roomUserLeft',
   'roomMessage', 'roomAccessRemoved',
   'roomAccessListAdded', 'roomAccessListRemoved', 'roomModeChanged',
-  'directMessage', 'directMessageEcho', 'systemMessage'
+  'directMessage', 'directMessageEcho', 'systemMessage', 'conversations'
 ]
 const LIFECYCLE_EVENTS = ['connect', 'disconnect', 'connect_error', 'error']
 

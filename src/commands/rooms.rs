@@ -10,7 +10,7 @@ use crate::events::ServiceEvent;
 use crate::metrics;
 use crate::options::Formats;
 use crate::service::hooks::RoomEvent;
-use crate::state::{RoomConfig, is_valid_name, now_ms};
+use crate::state::{RoomConfig, conversations, is_valid_name, now_ms};
 
 pub struct RoomCreate {
     pub room: String,
@@ -79,7 +79,17 @@ room_command!(RoomJoin, |cx, room| {
         }
         return Err(ChatServiceError::InvalidSocket(id.to_string()));
     }
-    let joined = cx.state.room_join(room, user, id, now_ms()).await?;
+    let joined = match cx.state.room_join(room, user, id, now_ms()).await {
+        // A stored conversation of the user's is made when first joined.
+        Err(error @ ChatServiceError::NoRoom(_)) => match conversations::partner(room, user) {
+            Some(partner) => {
+                open_conversation(cx, user, partner).await?;
+                cx.state.room_join(room, user, id, now_ms()).await?
+            }
+            None => return Err(error),
+        },
+        joined => joined?,
+    };
     if let Err(error) = cx.notify.join(id, room) {
         rollback_join(cx, room, user, id).await;
         return Err(error);
@@ -107,6 +117,19 @@ room_command!(RoomJoin, |cx, room| {
     metrics::socket_joined_room();
     Ok(json!(joined.njoined))
 });
+
+/// Makes the conversation of `user` and `partner` if it is not there, and
+/// tells both when it is new.
+async fn open_conversation(cx: &Ctx<'_>, user: &str, partner: &str) -> Result<()> {
+    let config = RoomConfig::defaults(cx.options);
+    let opened = conversations::open(cx.state, user, partner, config).await?;
+    if opened.created {
+        cx.notify
+            .conversation_opened(&opened.room, user, partner)
+            .await;
+    }
+    Ok(())
+}
 
 /// Undoes a join: state and channel. (The original left the socket in the
 /// channel, receiving the room's messages while not joined: fixed.)

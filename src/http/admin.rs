@@ -147,6 +147,7 @@ const METHODS: &[&str] = &[
     "emitToSocket",
     "emitToRoom",
     "emitToAll",
+    "openConversation",
 ];
 
 /// Requires at least `n` arguments.
@@ -259,6 +260,7 @@ async fn call(service: &ChatService, method: &str, a: Vec<Value>) -> Result<Valu
         )),
         "emitToRoom" => unit(service.emit_to_room(&s(0)?, &s(1)?, rest(2)).await),
         "emitToAll" => unit(service.emit_to_all(&s(0)?, rest(1)).await),
+        "openConversation" => Ok(json!(service.open_conversation(&s(0)?, &s(1)?).await?)),
         _ => Err(ChatServiceError::NoCommand(method.to_string())),
     }
 }

@@ -56,6 +56,7 @@ const RESERVED_EVENTS: &[&str] = &[
     "directMessage",
     "directMessageEcho",
     "systemMessage",
+    "conversations",
     "connect",
     "connect_error",
     "disconnect",
@@ -165,6 +166,30 @@ impl dyn Notify + '_ {
         let target = Target::User { name: user, except };
         self.emit(target, event, &[json!(room), json!(id), json!(njoined)])
             .await;
+    }
+
+    /// `conversations([{user, room}...])` (this server's extension): the
+    /// stored conversations a user has (`state::conversations`), with the
+    /// other user and the room of each; sent at login to a user who has
+    /// any, and to both users' sockets when one is made.
+    pub(crate) async fn conversations(&self, target: Target<'_>, list: &[(&str, &str)]) {
+        let list: Vec<Value> = list
+            .iter()
+            .map(|(user, room)| json!({"user": user, "room": room}))
+            .collect();
+        self.emit(target, "conversations", &[Value::Array(list)])
+            .await;
+    }
+
+    /// A new conversation, to the sockets of both its users.
+    pub(crate) async fn conversation_opened(&self, room: &str, a: &str, b: &str) {
+        for (user, other) in [(a, b), (b, a)] {
+            let target = Target::User {
+                name: user,
+                except: None,
+            };
+            self.conversations(target, &[(other, room)]).await;
+        }
     }
 
     /// `roomAccessRemoved(room)` to all the user's sockets.

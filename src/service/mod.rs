@@ -9,6 +9,7 @@
 //! starting and closing in `lifecycle`.
 
 mod builder;
+mod conversations;
 pub mod hooks;
 mod socket_api;
 mod state_api;

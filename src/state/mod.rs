@@ -45,6 +45,7 @@
 mod access;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
+pub mod conversations;
 mod durable;
 mod lists;
 mod memory;

@@ -21,6 +21,7 @@ use crate::dispatch;
 use crate::error::{ChatServiceError, Result};
 use crate::json::WireArgs;
 use crate::metrics;
+use crate::notify::Target;
 use crate::notify::socketio::{
     AuthPayload, CustomHandlers, LoggedIn, socket_channel, user_channel,
 };
@@ -70,14 +71,15 @@ async fn login<A: Adapter>(service: ChatService, socket: SocketRef<A>) {
                 user: user.clone(),
                 id: id.clone(),
             });
-            listen(&service, &socket, user, id.clone());
-            auth.insert("id".into(), Value::String(id));
+            listen(&service, &socket, user.clone(), id.clone());
+            auth.insert("id".into(), Value::String(id.clone()));
             if let Err(error) = socket.emit(
                 "loginConfirmed",
                 &WireArgs(&[raw_user, Value::Object(auth)]),
             ) {
                 tracing::debug!(%error, "loginConfirmed not sent");
             }
+            tell_conversations(&service, &id, &user).await;
         }
         Err(error) => {
             metrics::login_rejected(&error);
@@ -95,6 +97,26 @@ async fn login<A: Adapter>(service: ChatService, socket: SocketRef<A>) {
                 tracing::debug!(%error, "disconnect after loginRejected failed");
             }
         }
+    }
+}
+
+/// `conversations(list)` to a socket that logged in, if its user has
+/// stored conversations (a message may wait in one); users without any
+/// (every client of the original protocol) get no such event.
+async fn tell_conversations(service: &ChatService, id: &str, user: &str) {
+    match service.conversations(user).await {
+        Ok(list) if !list.is_empty() => {
+            let list: Vec<(&str, &str)> = list
+                .iter()
+                .map(|(partner, room)| (partner.as_str(), room.as_str()))
+                .collect();
+            service
+                .notify()
+                .conversations(Target::Socket(id), &list)
+                .await;
+        }
+        Ok(_) => {}
+        Err(error) => tracing::debug!(%error, "conversations not read at login"),
     }
 }
 
