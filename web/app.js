@@ -1,5 +1,5 @@
 // The web chat's logic: sign-in, rooms, history paging, reconnect resync,
-// userlists, direct messages and error display, over the chat-service
+// userlists, one-to-one conversations and error display, over the chat-service
 // socket.io protocol (shared/spec/protocol.md) with the socket.io-client
 // global `io` from vendor/socket.io.min.js.
 //
@@ -83,8 +83,8 @@
     nconnected: 0,
     maxGet: 100,
     rooms: new Map(), // name -> room (see ensureRoom)
-    dms: new Map(), // peer -> {peer, messages: [], unread}
-    current: null // {kind: 'room' | 'dm', name}
+    dms: new Map(), // peer -> {peer, room}: a stored conversation (its room in `rooms`)
+    current: null // {kind: 'room' | 'dm', name}: a room, or a conversation by peer
   }
 
   // ---- notices -------------------------------------------------------
@@ -192,6 +192,7 @@
       const again = state.user === userName
       state.user = userName
       state.socketId = authData && authData.id
+      for (const room of state.rooms.values()) adoptConversation(room)
       state.online = true
       state.nconnected = Math.max(state.nconnected, 1)
       $('sign-in').hidden = true
@@ -237,7 +238,7 @@
       const room = state.rooms.get(name)
       if (!room) return
       room.users.add(user)
-      if (isCurrent('room', name)) renderUsers()
+      if (isCurrentRoom(name)) renderUsers()
     })
     socket.on('roomUserLeft', (name) => {
       // Sent on every socket-level leave: the user may still be present
@@ -269,11 +270,22 @@
       saveSession()
       render()
     })
-    socket.on('directMessage', (message) => {
-      addDirect(message.author, message, 'live')
+    // This server's stored conversations: the ones of this user at login,
+    // and each new one. Joined at once, so that what waits is there and
+    // what comes arrives.
+    socket.on('conversations', (list) => {
+      for (const { user, room } of Array.isArray(list) ? list : []) {
+        if (typeof user !== 'string' || typeof room !== 'string') continue
+        ensureDm(user, room)
+        if (!state.rooms.get(room).joined) joinRoom(room, { quietFailure: true })
+      }
+      renderDms()
     })
-    socket.on('directMessageEcho', (toUser, message) => {
-      addDirect(toUser, message, 'echo')
+    // Clients of other servers' kind may still send unstored direct
+    // messages: shown as a notice.
+    socket.on('directMessage', (message) => {
+      const text = message && typeof message.textMessage === 'string' ? message.textMessage : JSON.stringify(message)
+      notify('info', `Direct message from ${message && message.author}`, text)
     })
     socket.on('systemMessage', (data) => {
       notify('info', 'System message', typeof data === 'string' ? data : JSON.stringify(data))
@@ -329,7 +341,11 @@
     for (const room of wanted) {
       await joinRoom(room.name, { quietFailure: reconnected })
     }
-    if (!state.current && wanted.length) select('room', wanted[0].name)
+    if (!state.current && wanted.length) {
+      const first = wanted[0]
+      if (first.peer) select('dm', first.peer)
+      else select('room', first.name)
+    }
     render()
   }
 
@@ -349,17 +365,30 @@
         loadingOlder: false,
         unread: 0,
         users: new Set(),
-        userlistUpdates: null
+        userlistUpdates: null,
+        peer: null // the other user, for a conversation's room
       }
       state.rooms.set(name, room)
+      adoptConversation(room)
     }
     return room
   }
 
+  /** A room named `dm:<a>:<b>` with this user as a or b is their stored
+   *  conversation with the other: listed with the people, not the rooms. */
+  function adoptConversation (room) {
+    if (room.peer || !state.user || !room.name.startsWith('dm:')) return
+    const [a, b] = room.name.slice(3).split(':')
+    const peer = a === state.user ? b : b === state.user ? a : null
+    if (!peer) return
+    room.peer = peer
+    if (!state.dms.has(peer)) state.dms.set(peer, { peer, room: room.name })
+  }
+
   function dropRoomIfUnused (room) {
-    if (room.joined || room.wanted || room.elsewhere || createdRooms().includes(room.name)) return
+    if (room.peer || room.joined || room.wanted || room.elsewhere || createdRooms().includes(room.name)) return
     state.rooms.delete(room.name)
-    if (isCurrent('room', room.name)) state.current = null
+    if (isCurrentRoom(room.name)) state.current = null
   }
 
   /** Joins a room, then shows its recent history, or after a reconnect
@@ -448,11 +477,12 @@
       room.messages.set(id, { message, via })
       room.lastId = Math.max(room.lastId, id)
       added++
-      if (isCurrent('room', room.name)) insertMessage(id, message, via)
+      if (isCurrentRoom(room.name)) insertMessage(id, message, via)
     }
-    if (added && !isCurrent('room', room.name) && (via === 'live' || via === 'resync')) {
+    if (added && !isCurrentRoom(room.name) && (via === 'live' || via === 'resync')) {
       room.unread += added
       renderRooms()
+      renderDms()
     }
   }
 
@@ -463,7 +493,7 @@
     ])
     room.users = new Set(users)
     if (notifications) room.userlistUpdates = notifications.enableUserlistUpdates
-    if (isCurrent('room', room.name)) renderUsers()
+    if (isCurrentRoom(room.name)) renderUsers()
   }
 
   async function leaveRoom (room) {
@@ -478,7 +508,7 @@
     room.messages.clear()
     room.lastId = 0
     room.noOlder = false
-    if (isCurrent('room', room.name)) state.current = null
+    if (isCurrentRoom(room.name)) state.current = null
     dropRoomIfUnused(room)
     saveSession()
     render()
@@ -495,24 +525,27 @@
     if (await joinRoom(name)) select('room', name)
   }
 
-  // ---- direct messages ----------------------------------------------
+  // ---- conversations -------------------------------------------------
 
-  function ensureDm (peer) {
-    let dm = state.dms.get(peer)
-    if (!dm) {
-      dm = { peer, messages: [], unread: 0 }
-      state.dms.set(peer, dm)
-    }
-    return dm
+  /** The room of this user's stored conversation with `peer` (the server
+   *  makes it when one of them first joins it). */
+  function conversationRoom (peer) {
+    return `dm:${[state.user, peer].sort().join(':')}`
   }
 
-  function addDirect (peer, message, via) {
-    if (typeof peer !== 'string') return
+  function ensureDm (peer, name = conversationRoom(peer)) {
+    ensureRoom(name)
+    if (!state.dms.has(peer)) state.dms.set(peer, { peer, room: name })
+    return state.dms.get(peer)
+  }
+
+  /** Opens the conversation with `peer`: joins its room (made on first
+   *  join) and shows it with its history. */
+  async function openDm (peer) {
     const dm = ensureDm(peer)
-    dm.messages.push({ message, via })
-    if (isCurrent('dm', peer)) insertDirect(message, via)
-    else if (via !== 'sent') dm.unread++
-    renderDms()
+    const room = state.rooms.get(dm.room)
+    if (!room.joined && !(await joinRoom(dm.room))) return
+    select('dm', peer)
   }
 
   // ---- sending -------------------------------------------------------
@@ -521,12 +554,7 @@
     const current = state.current
     if (!current) return false
     try {
-      if (current.kind === 'room') {
-        await call('roomMessage', current.name, { textMessage: text })
-      } else {
-        const message = await call('directMessage', current.name, { textMessage: text })
-        addDirect(current.name, message, 'sent')
-      }
+      await call('roomMessage', currentRoom().name, { textMessage: text })
       return true
     } catch (error) {
       const where = current.kind === 'room' ? `to “${current.name}”` : `to ${current.name}`
@@ -541,10 +569,23 @@
     return !!state.current && state.current.kind === kind && state.current.name === name
   }
 
+  /** The room shown: the current room, or the current conversation's. */
+  function currentRoom () {
+    const current = state.current
+    if (!current || (current.kind === 'dm' && !state.user)) return null
+    const name = current.kind === 'room' ? current.name : ensureDm(current.name).room
+    return state.rooms.get(name) || null
+  }
+
+  function isCurrentRoom (name) {
+    const room = currentRoom()
+    return !!room && room.name === name
+  }
+
   function select (kind, name) {
     state.current = { kind, name }
-    if (kind === 'room') ensureRoom(name).unread = 0
-    else ensureDm(name).unread = 0
+    const room = kind === 'room' ? ensureRoom(name) : state.rooms.get(ensureDm(name).room)
+    room.unread = 0
     saveSession()
     render()
     $('composer-text').focus()
@@ -558,7 +599,8 @@
 
   function renderRooms () {
     const list = $('room-list')
-    const rooms = [...state.rooms.values()].sort((a, b) => a.name.localeCompare(b.name))
+    // Conversations are listed with the people.
+    const rooms = [...state.rooms.values()].filter((r) => !r.peer).sort((a, b) => a.name.localeCompare(b.name))
     list.replaceChildren(...rooms.map((room) => {
       const waiting = room.wanted && !state.online
       const status = room.joined ? 'joined' : waiting ? 'reconnecting' : room.elsewhere ? 'in another tab' : 'not joined'
@@ -582,10 +624,12 @@
     const list = $('dm-list')
     const dms = [...state.dms.values()].sort((a, b) => a.peer.localeCompare(b.peer))
     list.replaceChildren(...dms.map((dm) => {
+      const room = state.rooms.get(dm.room)
+      const unread = room ? room.unread : 0
       const button = el('button', { type: 'button', class: 'nav-item' },
         el('span', { class: 'nav-name', text: `@ ${dm.peer}` }),
-        dm.unread ? el('span', { class: 'badge', text: String(dm.unread) }) : null)
-      button.addEventListener('click', () => select('dm', dm.peer))
+        unread ? el('span', { class: 'badge', text: String(unread) }) : null)
+      button.addEventListener('click', () => openDm(dm.peer).catch(fail(`Could not open the conversation with ${dm.peer}`)))
       return el('li', { class: `nav ${isCurrent('dm', dm.peer) ? 'active' : ''}`, 'data-peer': dm.peer }, button)
     }))
   }
@@ -598,17 +642,14 @@
     if (!current) {
       title.textContent = 'No conversation'
       info.textContent = ''
-    } else if (current.kind === 'room') {
-      title.textContent = `# ${current.name}`
-      const room = state.rooms.get(current.name)
-      info.textContent = room && !room.joined ? (connected ? 'not joined' : 'offline') : ''
     } else {
-      title.textContent = `@ ${current.name}`
-      info.textContent = 'direct messages (not stored by the server)'
+      title.textContent = current.kind === 'room' ? `# ${current.name}` : `@ ${current.name}`
+      const room = currentRoom()
+      info.textContent = room && !room.joined ? (connected ? 'not joined' : 'offline') : current.kind === 'dm' ? 'conversation (kept by the server)' : ''
     }
-    const room = current && current.kind === 'room' ? state.rooms.get(current.name) : null
-    $('leave-room').hidden = !(room && room.joined)
-    const canSend = connected && !!current && (current.kind === 'dm' || (room && room.joined))
+    const room = currentRoom()
+    $('leave-room').hidden = !(room && room.joined && current.kind === 'room')
+    const canSend = connected && !!room && room.joined
     $('composer-text').disabled = !canSend
     $('composer-send').disabled = !canSend
     $('composer-text').placeholder = current ? `Message ${current.kind === 'room' ? '#' : '@'}${current.name}` : 'Write a message…'
@@ -619,7 +660,7 @@
   function renderMessages (rebuild = false) {
     const current = state.current
     const list = $('message-list')
-    const room = current && current.kind === 'room' ? state.rooms.get(current.name) : null
+    const room = currentRoom()
     if (rebuild) {
       list.replaceChildren()
       if (room) {
@@ -628,8 +669,6 @@
           const { message, via } = room.messages.get(id)
           list.append(messageItem(message, via, id))
         }
-      } else if (current) {
-        for (const { message, via } of ensureDm(current.name).messages) list.append(messageItem(message, via))
       }
       scrollToBottom()
     }
@@ -697,15 +736,9 @@
     renderMessages()
   }
 
-  function insertDirect (message, via) {
-    $('message-list').append(messageItem(message, via))
-    scrollToBottom()
-    renderMessages()
-  }
-
   function renderUsers () {
     const current = state.current
-    const room = current && current.kind === 'room' ? state.rooms.get(current.name) : null
+    const room = currentRoom()
     const list = $('user-list')
     const users = room && room.joined ? [...room.users].sort((a, b) => a.localeCompare(b)) : []
     list.replaceChildren(...users.map((user) => {
@@ -714,9 +747,9 @@
         el('span', { class: 'user-name', text: user }),
         user === state.user ? el('span', { class: 'hint', text: ' (you)' }) : null)
       if (user !== state.user) {
-        item.title = `Send ${user} a direct message`
+        item.title = `Open your conversation with ${user}`
         item.classList.add('clickable')
-        item.addEventListener('click', () => select('dm', user))
+        item.addEventListener('click', () => openDm(user).catch(fail(`Could not open the conversation with ${user}`)))
       }
       return item
     }))
@@ -766,7 +799,7 @@
     const peer = $('dm-user').value.trim()
     if (!peer) return
     $('dm-user').value = ''
-    select('dm', peer)
+    openDm(peer).catch(fail(`Could not open the conversation with ${peer}`))
   })
 
   $('leave-room').addEventListener('click', () => {
@@ -776,8 +809,7 @@
   })
 
   $('load-older').addEventListener('click', () => {
-    const current = state.current
-    const room = current && current.kind === 'room' && state.rooms.get(current.name)
+    const room = currentRoom()
     if (room) loadOlder(room)
   })
 

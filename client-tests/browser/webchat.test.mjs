@@ -255,14 +255,6 @@ describe('web chat in Chromium', () => {
     await bob.page.fill('#room-name', room)
     await bob.page.click('#create-room')
     await waitForNotice(bob.page, `Room ${room} already exists`)
-    await bob.page.fill('#dm-user', 'nobody-ever')
-    await bob.page.press('#dm-user', 'Enter')
-    await waitSelected(bob.page, '@ nobody-ever')
-    await bob.page.fill('#composer-text', 'anyone?')
-    await bob.page.press('#composer-text', 'Enter')
-    await waitForNotice(bob.page, 'No such user nobody-ever')
-    // The text stays in the composer to try again.
-    assert.equal(await bob.page.inputValue('#composer-text'), 'anyone?')
     await bob.page.click(`#room-list li[data-room="${room}"] button`)
     await waitSelected(bob.page, `# ${room}`)
   })
@@ -285,7 +277,7 @@ describe('web chat in Chromium', () => {
       !document.querySelector('#no-older').hidden, null, 'the beginning of the history')
   })
 
-  it('a direct message reaches bob, and alice\'s other tab sees the echo', async () => {
+  it('a conversation: alice writes to bob, bob and alice\'s other tab are told of it, both sides see it', async () => {
     const aliceTab2 = await newPage(alice.context)
     try {
       await signIn(aliceTab2, server.url, 'alice')
@@ -294,19 +286,39 @@ describe('web chat in Chromium', () => {
       await waitSelected(alice.page, '@ bob')
       await say(alice.page, 'psst, bob')
       await until(bob.page, () => document.querySelector('#dm-list li[data-peer="alice"] .badge')?.textContent === '1',
-        null, 'an unread direct message from alice')
+        null, 'an unread message from alice')
       await openDm(bob.page, 'alice')
       await waitForTexts(bob.page, ['psst, bob'])
-      await until(aliceTab2, () => !!document.querySelector('#dm-list li[data-peer="bob"]'), null, 'the echo in tab 2')
+      await until(aliceTab2, () => !!document.querySelector('#dm-list li[data-peer="bob"]'), null, 'the conversation in tab 2')
       await openDm(aliceTab2, 'bob')
       await waitForTexts(aliceTab2, ['psst, bob'])
-      assert.equal(await aliceTab2.$eval('#message-list .msg', (n) => n.dataset.via), 'echo')
       await say(bob.page, 'what?')
       await waitForTexts(alice.page, ['psst, bob', 'what?'])
+      await waitForTexts(aliceTab2, ['psst, bob', 'what?'])
+      // Conversations are listed with the people, not with the rooms.
+      assert.equal(await alice.page.$$eval('#room-list li[data-room^="dm:"]', (nodes) => nodes.length), 0)
       // Tab 2 shows alice's rooms that only tab 1 is in.
       await until(aliceTab2, (r) => !!document.querySelector(`#room-list li[data-room="${r}"]`), room, 'rooms of tab 1')
     } finally {
       await aliceTab2.close()
+    }
+  })
+
+  it('a message to a user who is offline is waiting when they sign in', async () => {
+    const carol = uniq('carol')
+    await alice.page.fill('#dm-user', carol)
+    await alice.page.press('#dm-user', 'Enter')
+    await waitSelected(alice.page, `@ ${carol}`)
+    await say(alice.page, `welcome, ${carol}`)
+    const them = await newUser(carol)
+    try {
+      await until(them.page, () => !!document.querySelector('#dm-list li[data-peer="alice"]'), null, 'the conversation with alice')
+      await openDm(them.page, 'alice')
+      await waitForTexts(them.page, [`welcome, ${carol}`])
+      await say(them.page, 'thanks!')
+      await waitForTexts(alice.page, [`welcome, ${carol}`, 'thanks!'])
+    } finally {
+      await them.context.close()
     }
   })
 
