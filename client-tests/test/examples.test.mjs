@@ -13,6 +13,7 @@ import { connect } from '../lib/client.mjs'
 
 const ROOT = path.resolve(CLIENT_TESTS_DIR, '..')
 const EXAMPLE_CLIENT = path.join(ROOT, 'examples', 'client.js')
+const EXAMPLE_CONVERSATION = path.join(ROOT, 'examples', 'conversation.js')
 const EXAMPLE_SERVER = process.env.CHAT_SERVICE_EXAMPLE_SERVER ||
   path.join(ROOT, 'target', 'release', 'examples', 'server')
 
@@ -67,6 +68,21 @@ describe('examples/client.js against the binary', { skip: OURS_ONLY }, () => {
     assert.match(first.stdout, /sent message #1/)
     const second = await runClient(srv.url, 'bob', 'kitchen')
     assert.match(second.stdout, /#2 bob: hello from bob\n {2}#1 ann: hello from ann/)
+  })
+})
+
+describe('examples/conversation.js against the binary', { skip: OURS_ONLY }, () => {
+  let srv
+  before(async () => { srv = await startServer([]) })
+  after(() => srv.stop())
+
+  it('a message to an offline user waits for them in their conversation', async () => {
+    const { stdout } = await promisify(execFile)(process.execPath, [EXAMPLE_CONVERSATION, srv.url, 'kim', 'ann'], {
+      env: { ...process.env, NODE_PATH: path.join(CLIENT_TESTS_DIR, 'node_modules') },
+      timeout: 15000
+    })
+    assert.match(stdout, /kim wrote message #1 in dm:ann:kim, ann being offline/)
+    assert.match(stdout, /ann has a conversation with kim \(dm:ann:kim\), newest first:\n {2}#1 kim: hello ann, are you there\?/)
   })
 })
 
