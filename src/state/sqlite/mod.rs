@@ -35,8 +35,9 @@
 //!
 //! Durability: with `synchronous=NORMAL` (the default) a commit reaches
 //! the operating system before its ack, so a crash of the process loses
-//! nothing acked; a power loss or kernel crash may lose the last
-//! transactions committed before it, never corrupting the file.
+//! nothing acked; a power loss or kernel crash may lose the transactions
+//! committed since the last checkpoint (about a second under load), never
+//! corrupting the file.
 //! `synchronous=FULL` (`--sqlite-synchronous full`) syncs every commit to
 //! the disk before its ack: nothing acked is lost even then, at the price
 //! of one fsync per group commit.
@@ -68,7 +69,8 @@ use self::writer::{Health, Job};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Synchronous {
     /// Every commit reaches the operating system before it is acked; a
-    /// power loss may lose the last ones (the file stays consistent).
+    /// power loss may lose those of about the last second (the file stays
+    /// consistent).
     #[default]
     Normal,
     /// Every commit is synced to the disk before it is acked.

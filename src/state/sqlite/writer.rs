@@ -50,8 +50,11 @@ const RETRY_MAX: Duration = Duration::from_secs(1);
 const CLOSING_TRIES: usize = 5;
 /// How long the writer looks for more work before it sleeps.
 const SPIN: Duration = Duration::from_micros(50);
-/// Commits gather this long before a checkpoint.
-const CHECKPOINT_PAUSE: Duration = Duration::from_millis(100);
+/// Commits gather this long before a checkpoint: a page that many commits
+/// rewrite (a busy room's newest messages) is copied into the database
+/// file once per checkpoint, and synced with it; with `synchronous=NORMAL`
+/// it is also how much a power loss can cost.
+const CHECKPOINT_PAUSE: Duration = Duration::from_millis(1000);
 
 /// What the store asks of its writer.
 pub(super) enum Job {
