@@ -28,7 +28,12 @@ impl InternalError {
 
 impl std::fmt::Display for InternalError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.kind, self.message)
+        if self.kind.is_empty() {
+            // A thrown string (`ChatServiceError::thrown`) has no kind.
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.kind, self.message)
+        }
     }
 }
 
@@ -119,6 +124,13 @@ impl ChatServiceError {
         Self::internal_kind("Error", message)
     }
 
+    /// A hook's error that is a plain string, not an `Error`: shown to
+    /// clients as the string itself, as the original shows a thrown string
+    /// (`String(e)`); in raw mode wrapped as `internalError`.
+    pub fn thrown(message: impl std::fmt::Display) -> Self {
+        Self::internal_kind("", message)
+    }
+
     /// An internal error of another JavaScript error kind, shown as
     /// `"<kind>: <message>"` (`"TypeError: ..."`).
     pub fn internal_kind(
@@ -192,31 +204,7 @@ impl ChatServiceError {
     }
 
     fn format(&self) -> Option<&'static str> {
-        use ChatServiceError::*;
-        Some(match self {
-            BadArgument(..) => "Bad argument at position %d, value %j",
-            Internal(_) => "%s",
-            InvalidName(_) => "String %s contains invalid characters",
-            InvalidSocket(_) => "Socket %s is not connected",
-            NoCommand(_) => "No such command %s",
-            ListLimitExceeded(_) => "Exceeded %s size limit",
-            NoList(_) => "No such list %s",
-            NoLogin => "No login provided",
-            NoRoom(_) => "No such room %s",
-            NoSocket(_) => "Command %s requires a valid socket",
-            NoUser(_) => "No such user %s",
-            NoUserOnline(_) => "No such user online %s",
-            NotAllowed => "Action is not allowed",
-            NotJoined(_) => "Not joined to room %s",
-            RoomExists(_) => "Room %s already exists",
-            Timeout => "Server operation timeout",
-            TooManySockets(_) => "Too many connections of user %s",
-            RateLimited => "Too many requests",
-            UserExists(_) => "User %s already exists",
-            UserOnline(_) => "User %s is online",
-            WrongArgumentsCount(..) => "Expected %s arguments, got %s",
-            Custom { .. } => return None,
-        })
+        code_format(self.code())
     }
 
     /// The message without the `ChatServiceError: ` prefix
@@ -254,6 +242,37 @@ impl ChatServiceError {
     pub fn bad_argument(pos: usize, value: &Value) -> Self {
         Self::BadArgument(pos, value.clone())
     }
+}
+
+/// The message format of each protocol error code (protocol.md 2.4), as
+/// the original looks it up by code: a custom error raised with a known
+/// code (`{"code": "noRoom", "args": ["r"]}` from an HTTP hook) renders
+/// like the service's own.
+fn code_format(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "badArgument" => "Bad argument at position %d, value %j",
+        "internalError" => "%s",
+        "invalidName" => "String %s contains invalid characters",
+        "invalidSocket" => "Socket %s is not connected",
+        "noCommand" => "No such command %s",
+        "listLimitExceeded" => "Exceeded %s size limit",
+        "noList" => "No such list %s",
+        "noLogin" => "No login provided",
+        "noRoom" => "No such room %s",
+        "noSocket" => "Command %s requires a valid socket",
+        "noUser" => "No such user %s",
+        "noUserOnline" => "No such user online %s",
+        "notAllowed" => "Action is not allowed",
+        "notJoined" => "Not joined to room %s",
+        "roomExists" => "Room %s already exists",
+        "timeout" => "Server operation timeout",
+        "tooManySockets" => "Too many connections of user %s",
+        "rateLimited" => "Too many requests",
+        "userExists" => "User %s already exists",
+        "userOnline" => "User %s is online",
+        "wrongArgumentsCount" => "Expected %s arguments, got %s",
+        _ => return None,
+    })
 }
 
 impl From<serde_json::Error> for ChatServiceError {
@@ -302,6 +321,15 @@ mod tests {
                 "ChatServiceError: myCode",
             ),
             (ChatServiceError::internal("boom"), "Error: boom"),
+            (ChatServiceError::thrown("go away"), "go away"),
+            (
+                ChatServiceError::custom("noRoom", vec![json!("r")]),
+                "ChatServiceError: No such room r",
+            ),
+            (
+                ChatServiceError::custom("notJoined", vec![]),
+                "ChatServiceError: Not joined to room %s",
+            ),
             (
                 ChatServiceError::internal_kind("TypeError", "x is null"),
                 "TypeError: x is null",
