@@ -82,7 +82,9 @@ impl ChatService {
             // notifications. The sockets' own disconnect handlers then
             // find nothing left to do.
             let instance = self.instance_id();
-            if let Err(error) = presence::instance_sockets_gone(self, instance, true).await {
+            if let Err(error) =
+                presence::instance_sockets_gone(self, instance, Some("server shutting down")).await
+            {
                 tracing::warn!(%error, "disconnect processing at close failed");
             }
             self.sockets().close().await;

@@ -19,17 +19,18 @@ pub(crate) async fn socket_gone(
     service: &ChatService,
     user: &str,
     id: &str,
-    run_on_disconnect: bool,
+    disconnected: Option<&str>,
 ) {
     let _running = service.track();
     let hooks = ServiceHooks(service);
     let cx = dispatch::context(service, &hooks, Caller::default());
-    cleanup(&cx, user, id, run_on_disconnect).await;
+    cleanup(&cx, user, id, disconnected).await;
 }
 
 /// Full disconnect processing of one socket (7.3). `onDisconnect` runs
-/// only for sockets that really disconnected here (not for recovery).
-pub(crate) async fn cleanup(cx: &Ctx<'_>, user: &str, id: &str, run_on_disconnect: bool) {
+/// only for sockets that really disconnected here (not for recovery):
+/// `disconnected` is then why (socket.io's reason, `transport close`…).
+pub(crate) async fn cleanup(cx: &Ctx<'_>, user: &str, id: &str, disconnected: Option<&str>) {
     let removed = match cx.state.remove_socket(user, id, now_ms()).await {
         Ok(Some(removed)) => removed,
         // Already cleaned up (recovery and a late disconnect raced).
@@ -42,9 +43,11 @@ pub(crate) async fn cleanup(cx: &Ctx<'_>, user: &str, id: &str, run_on_disconnec
                 room_name: None,
                 id: Some(id.to_string()),
             });
-            if run_on_disconnect {
+            if let Some(reason) = disconnected {
                 let info = DisconnectInfo {
                     id: id.to_string(),
+                    user_name: user.to_string(),
+                    reason: reason.to_string(),
                     ..DisconnectInfo::default()
                 };
                 run_disconnect_hook(cx, info).await;
@@ -68,7 +71,7 @@ pub(crate) async fn cleanup(cx: &Ctx<'_>, user: &str, id: &str, run_on_disconnec
     notify
         .socket_disconnect_echo(user, id, removed.nconnected)
         .await;
-    if run_on_disconnect {
+    if let Some(reason) = disconnected {
         let (rooms_removed, joined_sockets) = removed
             .rooms
             .into_iter()
@@ -76,6 +79,8 @@ pub(crate) async fn cleanup(cx: &Ctx<'_>, user: &str, id: &str, run_on_disconnec
             .unzip();
         let info = DisconnectInfo {
             id: id.to_string(),
+            user_name: user.to_string(),
+            reason: reason.to_string(),
             nconnected: Some(removed.nconnected),
             rooms_removed,
             joined_sockets,
@@ -111,7 +116,7 @@ impl ChatService {
     /// `onDisconnect`) of every socket the state records for a dead
     /// instance.
     pub async fn instance_recovery(&self, instance: &str) -> Result<()> {
-        instance_sockets_gone(self, instance, false).await
+        instance_sockets_gone(self, instance, None).await
     }
 }
 
@@ -171,17 +176,17 @@ async fn room_state_sync(service: &ChatService, room: &str) -> Result<()> {
 const CLEANUPS_AT_ONCE: usize = 64;
 
 /// Full disconnect processing of every socket the state records for an
-/// instance; `run_on_disconnect` for this instance's own sockets at a
-/// graceful close, which really disconnect.
+/// instance; `disconnected` (the reason) for this instance's own sockets
+/// at a graceful close, which really disconnect.
 pub(crate) async fn instance_sockets_gone(
     service: &ChatService,
     instance: &str,
-    run_on_disconnect: bool,
+    disconnected: Option<&str>,
 ) -> Result<()> {
     let sockets = service.state().instance_sockets(instance).await?;
     futures::stream::iter(sockets)
         .for_each_concurrent(CLEANUPS_AT_ONCE, |socket| async move {
-            socket_gone(service, &socket.user, &socket.id, run_on_disconnect).await;
+            socket_gone(service, &socket.user, &socket.id, disconnected).await;
         })
         .await;
     Ok(())

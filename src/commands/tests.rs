@@ -272,7 +272,7 @@ async fn disconnect_leaves_rooms_and_tells_the_remaining_sockets() {
     h.connect("alice", "a2").await;
 
     // a1 goes: it was alice's only socket in the room.
-    presence::cleanup(&h.cx("alice", "a1"), "alice", "a1", true).await;
+    presence::cleanup(&h.cx("alice", "a1"), "alice", "a1", Some("transport close")).await;
     assert_eq!(
         h.notify.take(),
         [
@@ -292,6 +292,6 @@ async fn disconnect_leaves_rooms_and_tells_the_remaining_sockets() {
     assert!(h.notify.channels("a1").is_empty());
 
     // Cleanup runs once per socket, however often it is asked for.
-    presence::cleanup(&h.cx("alice", "a1"), "alice", "a1", true).await;
+    presence::cleanup(&h.cx("alice", "a1"), "alice", "a1", Some("transport close")).await;
     assert_eq!(h.notify.take(), []);
 }

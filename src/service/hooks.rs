@@ -81,10 +81,17 @@ pub struct RoomEvent {
     pub njoined: usize,
 }
 
-/// `onDisconnect` data (7.3 step 6); only `id` is set when cleanup failed.
+/// `onDisconnect` data (7.3 step 6); only `id`, `user_name` and `reason`
+/// are set when cleanup failed.
 #[derive(Debug, Clone, Default)]
 pub struct DisconnectInfo {
     pub id: String,
+    /// The socket's user (not in the original's data; the HTTP
+    /// `disconnect` hook sends it).
+    pub user_name: String,
+    /// Why the socket went, as socket.io names it (`transport close`,
+    /// `client namespace disconnect`, `server shutting down`, …).
+    pub reason: String,
     pub nconnected: Option<usize>,
     pub rooms_removed: Vec<String>,
     pub joined_sockets: Vec<usize>,
@@ -184,6 +191,97 @@ impl Hooks {
     {
         self.after
             .insert(command.to_string(), Arc::new(move |i| Box::pin(f(i))));
+    }
+
+    /// Adds a `<command>Before` that runs after the one already set, if
+    /// any: it gets the exec data the first one continued with, and a
+    /// reply of the first one skips it. Without one set, the same as
+    /// [`Hooks::before`]. (The HTTP hooks join the Rust ones this way.)
+    pub fn add_before<F, Fut>(&mut self, command: &str, f: F)
+    where
+        F: Fn(ExecInfo) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Flow>> + Send + 'static,
+    {
+        let added: BeforeHook = Arc::new(move |i| Box::pin(f(i)));
+        let hook = match self.before.remove(command) {
+            None => added,
+            Some(first) => Arc::new(move |info: ExecInfo| -> BoxFuture<Result<Flow>> {
+                let (first, added) = (first.clone(), added.clone());
+                Box::pin(async move {
+                    // An empty reply goes on with the data as it came.
+                    let start = info.clone();
+                    match first(info).await? {
+                        Flow::Reply(values) if !values.is_empty() => Ok(Flow::Reply(values)),
+                        Flow::Reply(_) => added(start).await,
+                        Flow::Continue(next) => added(*next).await,
+                    }
+                })
+            }),
+        };
+        self.before.insert(command.to_string(), hook);
+    }
+
+    /// Adds a `<command>After` that runs before the one already set, if
+    /// any, which then sees the outcome it left (its replacement in
+    /// `results` or `error`) and has the last word: the hooks added
+    /// nest inside the ones set before, as the before-hooks do.
+    pub fn add_after<F, Fut>(&mut self, command: &str, f: F)
+    where
+        F: Fn(ExecInfo) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Option<Vec<Value>>>> + Send + 'static,
+    {
+        let added: AfterHook = Arc::new(move |i| Box::pin(f(i)));
+        let hook = match self.after.remove(command) {
+            None => added,
+            Some(outer) => Arc::new(
+                move |mut info: ExecInfo| -> BoxFuture<Result<Option<Vec<Value>>>> {
+                    let (outer, added) = (outer.clone(), added.clone());
+                    Box::pin(async move {
+                        let replaced = match added(info.clone()).await {
+                            Ok(Some(values)) if !values.is_empty() => {
+                                info.results = Some(values.clone());
+                                info.error = None;
+                                Some(Ok(values))
+                            }
+                            Ok(_) => None,
+                            Err(error) => {
+                                info.results = None;
+                                info.error = Some(error.clone());
+                                Some(Err(error))
+                            }
+                        };
+                        match outer(info).await? {
+                            Some(values) if !values.is_empty() => Ok(Some(values)),
+                            _ => replaced.transpose(),
+                        }
+                    })
+                },
+            ),
+        };
+        self.after.insert(command.to_string(), hook);
+    }
+
+    /// Adds an `onDisconnect` that runs after the one already set, if
+    /// any; both run whatever the other does.
+    pub fn add_on_disconnect<F, Fut>(&mut self, f: F)
+    where
+        F: Fn(ChatService, DisconnectInfo) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<()>> + Send + 'static,
+    {
+        let added: DisconnectHook = Arc::new(move |s, d| Box::pin(f(s, d)));
+        self.on_disconnect = Some(match self.on_disconnect.take() {
+            None => added,
+            Some(first) => Arc::new(
+                move |service, info: DisconnectInfo| -> BoxFuture<Result<()>> {
+                    let (first, added) = (first.clone(), added.clone());
+                    Box::pin(async move {
+                        let outcome = first(service.clone(), info.clone()).await;
+                        let added = added(service, info).await;
+                        outcome.and(added)
+                    })
+                },
+            ),
+        });
     }
 
     /// Enables a custom room message format checked by `f`.

@@ -8,9 +8,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::FutureExt;
 use serde_json::{Map, Value};
-use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, SocketRef, TryData};
+use socketioxide::socket::DisconnectReason;
+use socketioxide::{ProtocolVersion, SocketIo};
 use socketioxide_core::adapter::DefinedAdapter;
 
 use super::incoming::Incoming;
@@ -44,7 +45,11 @@ where
         move |socket: SocketRef<A>, TryData(auth): TryData<Value>| {
             let service = service.clone();
             async move {
-                if let Ok(auth) = auth {
+                // socket.io 2 clients (protocol 4) have no auth payload,
+                // though socketioxide reads one as `{}`.
+                if let Ok(auth) = auth
+                    && socket.protocol() == ProtocolVersion::V5
+                {
                     socket.extensions.insert(AuthPayload(auth));
                 }
                 login(service, socket).await;
@@ -227,19 +232,37 @@ fn listen<A: Adapter>(service: &ChatService, socket: &SocketRef<A>, user: String
     // cleanup then runs here, and the flag makes sure it runs once.
     let cleaned = Arc::new(AtomicBool::new(false));
     let service = service.clone();
-    let cleanup = move || {
+    let cleanup = move |reason: &'static str| {
         let (service, user, id, cleaned) =
             (service.clone(), user.clone(), id.clone(), cleaned.clone());
         async move {
             if !cleaned.swap(true, Ordering::AcqRel) {
                 metrics::socket_disconnected();
-                presence::socket_gone(&service, &user, &id, true).await;
+                presence::socket_gone(&service, &user, &id, Some(reason)).await;
             }
         }
     };
-    socket.on_disconnect(cleanup.clone());
+    let on_disconnect = cleanup.clone();
+    socket.on_disconnect(move |reason: DisconnectReason| on_disconnect(reason_name(reason)));
     if !socket.connected() {
-        tokio::spawn(cleanup());
+        // Its reason is gone with it; the likeliest one.
+        tokio::spawn(cleanup("transport close"));
+    }
+}
+
+/// A disconnect reason as socket.io's server names it, the words a
+/// Node.js backend knows (the HTTP `disconnect` hook sends it).
+fn reason_name(reason: DisconnectReason) -> &'static str {
+    match reason {
+        DisconnectReason::TransportClose => "transport close",
+        DisconnectReason::MultipleHttpPollingError | DisconnectReason::TransportError => {
+            "transport error"
+        }
+        DisconnectReason::PacketParsingError => "parse error",
+        DisconnectReason::HeartbeatTimeout => "ping timeout",
+        DisconnectReason::ClientNSDisconnect => "client namespace disconnect",
+        DisconnectReason::ServerNSDisconnect => "server namespace disconnect",
+        DisconnectReason::ClosingServer => "server shutting down",
     }
 }
 
