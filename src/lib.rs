@@ -9,6 +9,7 @@
 //! - `lifecycle`: starting and closing an instance; `heartbeat`;
 //! - `transport`: inbound socket events — login, requests, disconnects;
 //! - `presence`: disconnect processing and the recovery calls;
+//! - `hooks_http`: the hooks over HTTP, installed as Rust hooks;
 //! - `dispatch`: the one path of every command (validation, hooks);
 //! - `commands`: the 24 commands, each seeing only a narrow context;
 //! - `service`: the `ChatService` handle, its hooks, the state-only API;
@@ -28,6 +29,7 @@ pub(crate) mod dispatch;
 pub mod error;
 pub mod events;
 pub(crate) mod heartbeat;
+pub mod hooks_http;
 pub mod http;
 pub(crate) mod json;
 pub(crate) mod lifecycle;

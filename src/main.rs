@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use chat_service::auth::{AuthError, Authenticator};
 use chat_service::config::{Config, ConfigError, LogFormat, SqliteSynchronous, StateKind};
+use chat_service::hooks_http::HttpHooks;
 use chat_service::redis::RedisSettings;
 use chat_service::server::{HttpLimits, Server, ServerSettings, StartError, StateSettings, Static};
 use chat_service::state::{SqliteSettings, Synchronous};
@@ -72,7 +73,8 @@ fn init_logging(format: LogFormat) {
 }
 
 async fn run(config: Config, auth: Authenticator) -> Result<(), StartError> {
-    if auth.is_dev_mode() {
+    let http_connect = config.http_hooks().is_some_and(|h| h.hooks.connect);
+    if auth.is_dev_mode() && !http_connect {
         tracing::warn!("--auth query: any client can log in as any user (development only)");
     }
     // A file size limit reached must be a failed write, not a dead process.
@@ -119,13 +121,22 @@ async fn run(config: Config, auth: Authenticator) -> Result<(), StartError> {
             },
         },
     };
+    let http_hooks = match config.http_hooks().as_ref().map(HttpHooks::new) {
+        Some(Err(error)) => return Err(StartError::Configuration(error)),
+        Some(Ok(hooks)) => Some(hooks),
+        None => None,
+    };
     let server = Server::start(
         settings,
-        move |hooks| {
+        |hooks| {
             hooks.on_connect(move |service: ChatService, id: String| {
                 let auth = auth.clone();
                 async move { login(&auth, &service, &id) }
-            })
+            });
+            // After the binary's own: a `connect` hook replaces `--auth`.
+            if let Some(http_hooks) = &http_hooks {
+                http_hooks.install(hooks);
+            }
         },
         chat_service::server::shutdown_signal(),
     )

@@ -79,7 +79,19 @@ pub const INSTANCES_RECOVERED: &str = "chat_service_instances_recovered_total";
 /// registered them again, see [`sockets_reregistered`].
 pub const REREGISTRATIONS: &str = "chat_service_reregistrations_total";
 
-/// The latency buckets of [`COMMAND_DURATION`], in seconds.
+/// Counter `{hook}`: calls of an HTTP hook (interface.md 7), by hook name
+/// (`connect`, `disconnect`, `roomMessage:before`, …).
+pub const HOOK_CALLS: &str = "chat_service_hook_calls_total";
+/// Counter `{hook, reason}`: failed HTTP hook calls: `timeout`,
+/// `unreachable` (no connection, or it broke), `status` (not 2xx),
+/// `answer` (not a JSON object of the hook's shape, or too long).
+pub const HOOK_FAILURES: &str = "chat_service_hook_failures_total";
+/// Histogram `{hook}`: the time an HTTP hook call took, failed ones
+/// included.
+pub const HOOK_DURATION: &str = "chat_service_hook_duration_seconds";
+
+/// The latency buckets of [`COMMAND_DURATION`] and [`HOOK_DURATION`], in
+/// seconds.
 pub const DURATION_BUCKETS: &[f64] = &[
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
     5.0, 10.0,
@@ -127,6 +139,13 @@ pub fn describe() {
     describe_counter!(
         REREGISTRATIONS,
         "Times this instance registered its sockets again after the state lost them"
+    );
+    describe_counter!(HOOK_CALLS, "HTTP hook calls, by hook");
+    describe_counter!(HOOK_FAILURES, "Failed HTTP hook calls, by hook and reason");
+    describe_histogram!(
+        HOOK_DURATION,
+        Unit::Seconds,
+        "HTTP hook call latency, by hook"
     );
     for name in [CONNECTIONS, USERS_ONLINE, JOINED_SOCKETS] {
         gauge!(name).increment(0.0);
@@ -259,4 +278,19 @@ pub fn sockets_reregistered() {
 /// A request or login was refused for `limit` (see [`LIMITED`]).
 pub fn limited(limit: &'static str) {
     counter!(LIMITED, "limit" => limit).increment(1);
+}
+
+/// An HTTP hook call finished after `elapsed`, failed for `failure` (a
+/// [`HOOK_FAILURES`] reason) or not.
+pub fn hook_called(hook: &str, failure: Option<&'static str>, elapsed: Duration) {
+    counter!(HOOK_CALLS, "hook" => hook.to_string()).increment(1);
+    ::metrics::histogram!(HOOK_DURATION, "hook" => hook.to_string()).record(elapsed.as_secs_f64());
+    if let Some(reason) = failure {
+        hook_failed(hook, reason);
+    }
+}
+
+/// An HTTP hook call failed for `reason` (see [`HOOK_FAILURES`]).
+pub fn hook_failed(hook: &str, reason: &'static str) {
+    counter!(HOOK_FAILURES, "hook" => hook.to_string(), "reason" => reason).increment(1);
 }

@@ -18,6 +18,7 @@ const LAYERS: &[&str] = &[
     "heartbeat",
     "transport",
     "presence",
+    "hooks_http",
     "dispatch",
     "commands",
     "service",

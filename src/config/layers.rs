@@ -72,6 +72,10 @@ layered_fields!(
     cors_origin,
     static_dir,
     no_static,
+    hook_url,
+    hooks,
+    hook_timeout,
+    hook_token,
     log_format,
 );
 

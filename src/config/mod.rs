@@ -389,6 +389,33 @@ pub struct Config {
     #[arg(long, env = "CHAT_SERVICE_NO_STATIC")]
     pub no_static: bool,
 
+    /// Backend endpoint of the HTTP hooks (http:// only): every hook call is a POST of JSON to it
+    #[arg(long, env = "CHAT_SERVICE_HOOK_URL", value_name = "URL")]
+    pub hook_url: Option<String>,
+
+    /// HTTP hooks to call, comma-separated: connect (replaces --auth), disconnect, <command>:before, <command>:after
+    #[arg(long, env = "CHAT_SERVICE_HOOKS", value_name = "LIST")]
+    pub hooks: Option<String>,
+
+    /// Time in ms one HTTP hook call may take; then it has failed
+    #[arg(
+        long,
+        env = "CHAT_SERVICE_HOOK_TIMEOUT",
+        value_name = "MS",
+        default_value = "3000",
+        value_parser = parse_millis
+    )]
+    pub hook_timeout: Duration,
+
+    /// Sent as Authorization: Bearer <TOKEN> with every HTTP hook call
+    #[arg(
+        long,
+        env = "CHAT_SERVICE_HOOK_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub hook_token: Option<String>,
+
     /// Log format; the level comes from RUST_LOG (default info)
     #[arg(long, env = "CHAT_SERVICE_LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,
@@ -422,6 +449,25 @@ impl Config {
             },
             history_reply_bytes: usize::try_from(self.max_payload_bytes).unwrap_or(usize::MAX),
         }
+    }
+}
+
+impl Config {
+    /// The HTTP hooks to install (interface.md 7), `None` when `--hooks`
+    /// names none. The list and URL were checked by validation.
+    pub fn http_hooks(&self) -> Option<crate::hooks_http::HttpHooksSettings> {
+        let hooks = crate::hooks_http::HookSet::parse(self.hooks.as_deref()?).ok()?;
+        if hooks.is_empty() {
+            return None;
+        }
+        Some(crate::hooks_http::HttpHooksSettings {
+            url: self.hook_url.clone()?,
+            hooks,
+            timeout: self.hook_timeout,
+            token: self.hook_token.clone(),
+            // An answer may become an ack: no longer than a packet.
+            max_answer_bytes: usize::try_from(self.max_payload_bytes).unwrap_or(usize::MAX),
+        })
     }
 }
 
@@ -531,6 +577,10 @@ impl fmt::Debug for Config {
             .field("cors_origin", &self.cors_origin)
             .field("static_dir", &self.static_dir)
             .field("no_static", &self.no_static)
+            .field("hook_url", &self.hook_url)
+            .field("hooks", &self.hooks)
+            .field("hook_timeout", &self.hook_timeout)
+            .field("hook_token", &redacted(&self.hook_token))
             .field("log_format", &self.log_format)
             .finish()
     }
@@ -588,6 +638,11 @@ mod tests {
         assert_eq!(c.static_dir, None);
         assert!(!c.no_static);
         assert_eq!(c.log_format, LogFormat::Text);
+        assert_eq!(c.hook_url, None);
+        assert_eq!(c.hooks, None);
+        assert_eq!(c.hook_timeout, Duration::from_millis(3000));
+        assert_eq!(c.hook_token, None);
+        assert!(c.http_hooks().is_none());
     }
 
     #[test]
@@ -628,13 +683,22 @@ mod tests {
     #[test]
     fn debug_redacts_secrets() {
         let c = load(
-            &["--jwt-secret", "hunter2", "--admin-token", "letmein"],
+            &[
+                "--jwt-secret",
+                "hunter2",
+                "--admin-token",
+                "letmein",
+                "--hook-token",
+                "opensesame",
+            ],
             &[],
         )
         .unwrap();
         let debug = format!("{c:?}");
         assert!(
-            !debug.contains("hunter2") && !debug.contains("letmein"),
+            !debug.contains("hunter2")
+                && !debug.contains("letmein")
+                && !debug.contains("opensesame"),
             "{debug}"
         );
         assert!(debug.contains("<redacted>"));

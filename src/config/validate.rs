@@ -16,6 +16,7 @@ impl Config {
             ("--heartbeat-timeout", self.heartbeat_timeout),
             ("--bus-ack-timeout", self.bus_ack_timeout),
             ("--lock-ttl", self.lock_ttl),
+            ("--hook-timeout", self.hook_timeout),
         ] {
             if value.is_zero() {
                 return Err(ConfigError::invalid(option, "must be greater than 0"));
@@ -39,6 +40,32 @@ impl Config {
         }
         if self.auth == AuthMode::Jwt {
             self.jwt_key_source()?;
+        }
+        self.validate_hooks()
+    }
+
+    /// The HTTP hooks (interface.md 7): known names, and a URL to call.
+    fn validate_hooks(&self) -> Result<(), ConfigError> {
+        if let Some(url) = &self.hook_url {
+            crate::hooks_http::parse_url(url)
+                .map_err(|reason| ConfigError::invalid("--hook-url", reason))?;
+        }
+        if let Some(list) = &self.hooks {
+            let hooks = crate::hooks_http::HookSet::parse(list)
+                .map_err(|reason| ConfigError::invalid("--hooks", reason))?;
+            if !hooks.is_empty() && self.hook_url.is_none() {
+                return Err(ConfigError::invalid("--hooks", "requires --hook-url"));
+            }
+        }
+        match self.hook_token.as_deref() {
+            Some("") => return Err(ConfigError::invalid("--hook-token", "must not be empty")),
+            Some(token) if http::HeaderValue::from_str(token).is_err() => {
+                return Err(ConfigError::invalid(
+                    "--hook-token",
+                    "must be printable ASCII (it is an HTTP header value)",
+                ));
+            }
+            _ => {}
         }
         Ok(())
     }
@@ -112,6 +139,7 @@ mod tests {
             "--heartbeat-timeout",
             "--bus-ack-timeout",
             "--lock-ttl",
+            "--hook-timeout",
         ] {
             let expected = format!("invalid value for {flag}: must be greater than 0");
             assert_eq!(err_message(load(&[flag, "0"], &[])), expected);
@@ -154,6 +182,60 @@ mod tests {
         assert_eq!(c.jwt_secret.as_deref(), Some("s"));
         // Without --auth jwt a stray key option is harmless.
         assert!(load(&["--jwt-secret", "s", "--jwt-public-key-file", "k"], &[]).is_ok());
+    }
+
+    #[test]
+    fn http_hooks() {
+        let c = load(
+            &[
+                "--hooks",
+                "connect,roomMessage:before",
+                "--hook-timeout",
+                "500",
+            ],
+            &[
+                ("CHAT_SERVICE_HOOK_URL", "http://127.0.0.1:9/hooks"),
+                ("CHAT_SERVICE_HOOK_TOKEN", "t"),
+            ],
+        )
+        .unwrap();
+        let settings = c.http_hooks().unwrap();
+        assert_eq!(settings.url, "http://127.0.0.1:9/hooks");
+        assert!(settings.hooks.connect);
+        assert_eq!(settings.hooks.before, ["roomMessage"]);
+        assert_eq!(settings.timeout, std::time::Duration::from_millis(500));
+        assert_eq!(settings.token.as_deref(), Some("t"));
+        let file = TempToml::new("hook_url = \"http://h/\"\nhooks = \"roomJoin:after\"\n");
+        let c = load(&["--config", file.path()], &[]).unwrap();
+        assert_eq!(c.http_hooks().unwrap().hooks.after, ["roomJoin"]);
+
+        assert_eq!(
+            err_message(load(&["--hooks", "connect"], &[])),
+            "invalid value for --hooks: requires --hook-url"
+        );
+        assert_eq!(
+            err_message(load(
+                &["--hook-url", "http://h/", "--hooks", "roomJoin:during"],
+                &[]
+            )),
+            "invalid value for --hooks: unknown hook 'roomJoin:during' (expected connect, \
+             disconnect, <command>:before or <command>:after)"
+        );
+        assert_eq!(
+            err_message(load(&["--hook-url", "https://h/"], &[])),
+            "invalid value for --hook-url: 'https://h/': expected an http:// URL"
+        );
+        assert_eq!(
+            err_message(load(&["--hook-url", "http://h/", "--hook-token", ""], &[])),
+            "invalid value for --hook-token: must not be empty"
+        );
+        // A URL without hooks calls nothing.
+        assert!(
+            load(&["--hook-url", "http://h/"], &[])
+                .unwrap()
+                .http_hooks()
+                .is_none()
+        );
     }
 
     #[test]

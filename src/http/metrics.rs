@@ -10,7 +10,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-use crate::metrics::{COMMAND_DURATION, DURATION_BUCKETS, describe};
+use crate::metrics::{COMMAND_DURATION, DURATION_BUCKETS, HOOK_DURATION, describe};
 
 /// How often histogram samples are folded into their buckets when nobody
 /// scrapes (a scrape does it too).
@@ -27,7 +27,10 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
 
 fn install() -> Option<PrometheusHandle> {
     let builder = PrometheusBuilder::new()
-        .set_buckets_for_metric(Matcher::Full(COMMAND_DURATION.into()), DURATION_BUCKETS);
+        .set_buckets_for_metric(Matcher::Full(COMMAND_DURATION.into()), DURATION_BUCKETS)
+        .and_then(|b| {
+            b.set_buckets_for_metric(Matcher::Full(HOOK_DURATION.into()), DURATION_BUCKETS)
+        });
     let handle = match builder.and_then(PrometheusBuilder::install_recorder) {
         Ok(handle) => handle,
         Err(error) => {
