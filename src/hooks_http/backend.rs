@@ -156,35 +156,38 @@ impl Answer {
     /// Reads an answer object; one of another shape is a failed call too
     /// (logged, counted with reason `answer`).
     pub(super) fn read(hook: &str, mut answer: Map<String, Value>) -> Result<Self> {
-        let mut read = || -> std::result::Result<Self, &'static str> {
-            Ok(Answer {
-                error: match answer.remove("error") {
-                    None | Some(Value::Null) => None,
-                    Some(Value::String(text)) => Some(ChatServiceError::thrown(text)),
-                    Some(Value::Object(mut error)) => {
-                        let Some(Value::String(code)) = error.remove("code") else {
-                            return Err("error without a code string");
-                        };
-                        let args = list(error.remove("args")).ok_or("error args not an array")?;
-                        Some(ChatServiceError::custom(code, args.unwrap_or_default()))
-                    }
-                    Some(_) => return Err("error neither a string nor an object"),
-                },
-                result: list(answer.remove("result")).ok_or("result not an array")?,
-                args: list(answer.remove("args")).ok_or("args not an array")?,
-            })
-        };
-        read().map_err(|what| bad_answer(hook, what))
+        Ok(Answer {
+            error: Self::error(hook, &mut answer)?,
+            result: list(answer.remove("result"))
+                .ok_or_else(|| bad_answer(hook, "result not an array"))?,
+            args: list(answer.remove("args"))
+                .ok_or_else(|| bad_answer(hook, "args not an array"))?,
+        })
     }
-}
 
-/// An answer object not of the hook's shape: a failed call too (logged,
-/// counted with reason `answer`).
-pub(super) fn bad_answer(hook: &str, what: &str) -> ChatServiceError {
-    let error = ChatServiceError::internal(format!("hook {hook}: bad answer: {what}"));
-    metrics::hook_failed(hook, "answer");
-    tracing::warn!(%error, "hook call failed");
-    error
+    /// Takes the `error` of an answer (`connect` has no other field of
+    /// this struct).
+    pub(super) fn error(
+        hook: &str,
+        answer: &mut Map<String, Value>,
+    ) -> Result<Option<ChatServiceError>> {
+        match answer.remove("error") {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(text)) => Ok(Some(ChatServiceError::thrown(text))),
+            Some(Value::Object(mut error)) => {
+                let Some(Value::String(code)) = error.remove("code") else {
+                    return Err(bad_answer(hook, "error without a code string"));
+                };
+                let args = list(error.remove("args"))
+                    .ok_or_else(|| bad_answer(hook, "error args not an array"))?;
+                Ok(Some(ChatServiceError::custom(
+                    code,
+                    args.unwrap_or_default(),
+                )))
+            }
+            Some(_) => Err(bad_answer(hook, "error neither a string nor an object")),
+        }
+    }
 }
 
 /// An optional array: `Some(None)` when absent or `null`, `None` when
@@ -195,4 +198,13 @@ fn list(value: Option<Value>) -> Option<Option<Vec<Value>>> {
         Some(Value::Array(values)) => Some(Some(values)),
         Some(_) => None,
     }
+}
+
+/// An answer object not of the hook's shape: a failed call too (logged,
+/// counted with reason `answer`).
+pub(super) fn bad_answer(hook: &str, what: &str) -> ChatServiceError {
+    let error = ChatServiceError::internal(format!("hook {hook}: bad answer: {what}"));
+    metrics::hook_failed(hook, "answer");
+    tracing::warn!(%error, "hook call failed");
+    error
 }

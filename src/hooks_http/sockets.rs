@@ -61,12 +61,10 @@ async fn connect(backend: &Backend, service: &ChatService, id: String) -> Result
         Some(Value::Object(auth)) => auth,
         Some(_) => return Err(bad_answer(CONNECT, "auth not an object")),
     };
-    let user = answer.remove("user").unwrap_or(Value::Null);
-    let read = Answer::read(CONNECT, answer)?;
-    if let Some(error) = read.error {
+    if let Some(error) = Answer::error(CONNECT, &mut answer)? {
         return Err(error);
     }
-    Ok(Some((user, auth)))
+    Ok(Some((answer.remove("user").unwrap_or(Value::Null), auth)))
 }
 
 async fn disconnect(backend: &Backend, service: &ChatService, info: DisconnectInfo) -> Result<()> {
