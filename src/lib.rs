@@ -33,6 +33,7 @@ pub mod hooks_http;
 pub mod http;
 pub(crate) mod json;
 pub(crate) mod lifecycle;
+pub(crate) mod log_budget;
 pub(crate) mod metrics;
 pub(crate) mod notify;
 pub mod options;

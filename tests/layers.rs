@@ -32,6 +32,7 @@ const LAYERS: &[&str] = &[
     "metrics",
     "error",
     "json",
+    "log_budget",
 ];
 
 fn rank(module: &str) -> Option<usize> {

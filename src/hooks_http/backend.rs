@@ -17,6 +17,7 @@ use serde_json::{Map, Value};
 
 use super::HttpHooksSettings;
 use crate::error::{ChatServiceError, Result};
+use crate::log_budget::LogBudget;
 use crate::metrics;
 
 /// How long an idle connection to the backend is kept for the next call.
@@ -77,7 +78,7 @@ impl Backend {
         let failure = outcome.as_ref().err().map(|(reason, _)| *reason);
         metrics::hook_called(hook, failure, started.elapsed());
         outcome.map_err(|(_, error)| {
-            tracing::warn!(%error, "hook call failed");
+            log_failure(&error);
             error
         })
     }
@@ -205,6 +206,18 @@ fn list(value: Option<Value>) -> Option<Option<Vec<Value>>> {
 pub(super) fn bad_answer(hook: &str, what: &str) -> ChatServiceError {
     let error = ChatServiceError::internal(format!("hook {hook}: bad answer: {what}"));
     metrics::hook_failed(hook, "answer");
-    tracing::warn!(%error, "hook call failed");
+    log_failure(&error);
     error
+}
+
+/// Failed hook calls logged per second at most (all are counted in
+/// `chat_service_hook_failures_total`): clients reach a backend that is
+/// down at the rate they send commands, which must not flood the log.
+const FAILURES_LOGGED_PER_SECOND: u32 = 10;
+
+fn log_failure(error: &ChatServiceError) {
+    static BUDGET: LogBudget = LogBudget::new(FAILURES_LOGGED_PER_SECOND);
+    if let Some(skipped) = BUDGET.take() {
+        tracing::warn!(%error, not_logged_before = skipped, "hook call failed");
+    }
 }

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::error::ChatServiceError;
+use crate::log_budget::LogBudget;
 
 /// `--rate-limit`: a token bucket per socket, `rate` tokens a second and
 /// as many at most (a burst of that size is allowed).
@@ -55,22 +56,10 @@ const REJECTED_LOGINS_LOGGED_PER_SECOND: u32 = 10;
 /// [`REJECTED_LOGINS_LOGGED_PER_SECOND`]; what was left out is counted in
 /// the next line.
 pub(super) fn log_rejected_login(error: &ChatServiceError, peer: Option<SocketAddr>) {
-    // (start of the current second, lines logged in it, lines left out)
-    static WINDOW: Mutex<Option<(Instant, u32, u64)>> = Mutex::new(None);
-    let Ok(mut window) = WINDOW.lock() else {
+    static BUDGET: LogBudget = LogBudget::new(REJECTED_LOGINS_LOGGED_PER_SECOND);
+    let Some(skipped) = BUDGET.take() else {
         return;
     };
-    let now = Instant::now();
-    let (start, logged, left_out) = window.get_or_insert((now, 0, 0));
-    if now.duration_since(*start).as_secs() >= 1 {
-        (*start, *logged) = (now, 0);
-    }
-    if *logged >= REJECTED_LOGINS_LOGGED_PER_SECOND {
-        *left_out += 1;
-        return;
-    }
-    *logged += 1;
-    let skipped = std::mem::take(left_out);
     let peer = peer.map(|p| p.to_string()).unwrap_or_default();
     tracing::info!(%peer, reason = %error.to_wire_string(), not_logged_before = skipped, "login rejected");
 }
