@@ -13,9 +13,10 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { parseArgs } from 'node:util'
 
-const SERVERS = ['ours-memory', 'ours-sqlite', 'ours-redis', 'base-memory', 'base-sqlite', 'base-redis', 'original-memory', 'original-redis', 'ceiling']
+const SERVERS = ['ours-memory', 'ours-sqlite', 'ours-redis', 'ours-hook', 'base-memory', 'base-sqlite', 'base-redis', 'original-memory', 'original-redis', 'ceiling']
 const RATIOS = [
   ['ours-sqlite', 'ours-memory'],
+  ['ours-hook', 'ours-memory'],
   ['ours-memory', 'base-memory'],
   ['ours-sqlite', 'base-sqlite'],
   ['ours-redis', 'base-redis'],

@@ -13,7 +13,7 @@
 #   WARMUP      seconds of load before measuring [2; QUICK 0.5]
 #   SCENARIOS   loadgen presets [fanout-small fanout-small-w32 fanout-large
 #               fanout-large-w8 latency connect history]
-#   SERVERS     subset of: ours-memory ours-sqlite ours-redis original-memory
+#   SERVERS     subset of: ours-memory ours-sqlite ours-redis ours-hook original-memory
 #               original-redis ceiling base-memory base-redis base-sqlite (the binary
 #               BASELINE, e.g. a build of an earlier commit: before/after
 #               figures in one alternating run)
@@ -66,7 +66,7 @@ die() { log "error: $*"; exit 1; }
 
 for server in $SERVERS; do
     case $server in
-        ours-memory | ours-sqlite | ours-redis | original-memory | original-redis | ceiling) ;;
+        ours-memory | ours-sqlite | ours-redis | ours-hook | original-memory | original-redis | ceiling) ;;
         base-memory | base-redis | base-sqlite) [[ -x ${BASELINE:-} ]] || die "$server needs BASELINE=<a chat-service binary>" ;;
         *) die "unknown server '$server' in SERVERS" ;;
     esac
@@ -135,17 +135,35 @@ stop_pid() {
     wait "$pid" 2>/dev/null || true
 }
 
+HOOK_BACKEND_PID=""
+
 cleanup() {
     local status=$?
     trap - EXIT INT TERM
     stop_pid "$LOADGEN_PID" 5
     stop_pid "$SERVER_PID" 20
+    stop_pid "$HOOK_BACKEND_PID" 5
     redis_stop_all
     exit "$status"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+# ours-hook: the memory state with a roomMessage:before hook over HTTP to
+# examples/backend.mjs on a free loopback port (one backend for the run).
+if wants ours-hook; then
+    HOOK_PORT=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+    node "$ROOT/examples/backend.mjs" --port "$HOOK_PORT" --store "$OUT/hook-messages.jsonl" \
+        >"$OUT/logs/hook-backend.out" 2>&1 &
+    HOOK_BACKEND_PID=$!
+    for _ in $(seq 100); do
+        grep -q 'backend listening' "$OUT/logs/hook-backend.out" 2>/dev/null && break
+        sleep 0.1
+    done
+    grep -q 'backend listening' "$OUT/logs/hook-backend.out" || die "examples/backend.mjs did not start"
+    log "hook backend (examples/backend.mjs) on 127.0.0.1:$HOOK_PORT"
+fi
 
 if wants_redis; then
     redis_start >&2 || die "redis-server did not start"
@@ -164,6 +182,8 @@ start_server() {
                 --state sqlite --sqlite-path "$OUT/sqlite/chat.db") ;;
         ours-redis) cmd=("$OURS" --host 127.0.0.1 --port 0 --enable-rooms-management --no-static
             --state redis --redis-url "$REDIS_URL") ;;
+        ours-hook) cmd=("$OURS" --host 127.0.0.1 --port 0 --enable-rooms-management --no-static
+            --state memory --hook-url "http://127.0.0.1:$HOOK_PORT/hooks" --hooks roomMessage:before) ;;
         original-memory) cmd=(node "$ORIGINAL" --host 127.0.0.1 --port 0) ;;
         original-redis) cmd=(node "$ORIGINAL" --host 127.0.0.1 --port 0
             --state redis --redis-url "$REDIS_URL") ;;
