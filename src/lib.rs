@@ -17,8 +17,8 @@
 //! - `notify`: the one way out (notifications, channel subscriptions),
 //!   implemented over socket.io;
 //! - `cluster`: what several instances share (bus, Redis adapter);
-//! - `events`, `state`, `redis`, and the foundations `options`, `metrics`,
-//!   `json`, `error`.
+//! - `events`, `state`, `redis`, and the foundations `options`, `schema`,
+//!   `metrics`, `json`, `error`.
 
 pub mod auth;
 pub mod cluster;
@@ -39,6 +39,7 @@ pub(crate) mod notify;
 pub mod options;
 pub(crate) mod presence;
 pub mod redis;
+pub mod schema;
 pub mod server;
 mod service;
 pub mod state;

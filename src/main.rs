@@ -7,9 +7,10 @@ use chat_service::auth::{AuthError, Authenticator};
 use chat_service::config::{Config, ConfigError, LogFormat, SqliteSynchronous, StateKind};
 use chat_service::hooks_http::HttpHooks;
 use chat_service::redis::RedisSettings;
+use chat_service::schema::MessageSchemas;
 use chat_service::server::{HttpLimits, Server, ServerSettings, StartError, StateSettings, Static};
 use chat_service::state::{SqliteSettings, Synchronous};
-use chat_service::{ChatService, ChatServiceError, RoomInit};
+use chat_service::{ChatService, ChatServiceError, RoomInit, ServiceOptions};
 
 /// jemalloc: a message's buffers are allocated on one worker thread and
 /// freed on another (the sockets' writer tasks); glibc's arenas make that a
@@ -31,6 +32,10 @@ fn main() -> ExitCode {
         Ok(auth) => auth,
         Err(error) => return bad_configuration(&error),
     };
+    let schemas = match config.message_schemas() {
+        Ok(schemas) => schemas,
+        Err(error) => return bad_configuration(&error),
+    };
     init_logging(config.log_format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
@@ -39,7 +44,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(config, auth)) {
+    match runtime.block_on(run(config, auth, schemas)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(StartError::Configuration(error)) => bad_configuration(&error),
         Err(StartError::Other(error)) => {
@@ -72,7 +77,11 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-async fn run(config: Config, auth: Authenticator) -> Result<(), StartError> {
+async fn run(
+    config: Config,
+    auth: Authenticator,
+    schemas: MessageSchemas,
+) -> Result<(), StartError> {
     let http_connect = config.http_hooks().is_some_and(|h| h.hooks.connect);
     if auth.is_dev_mode() && !http_connect {
         tracing::warn!("--auth query: any client can log in as any user (development only)");
@@ -82,7 +91,10 @@ async fn run(config: Config, auth: Authenticator) -> Result<(), StartError> {
         tracing::warn!(%error, "cannot catch SIGXFSZ: a file size limit reached will end the process");
     }
     let demo = !config.no_static && config.static_dir.is_none();
-    let service = config.service_options();
+    let service = ServiceOptions {
+        message_schemas: schemas,
+        ..config.service_options()
+    };
     // A room's cache holds a whole `roomRecentHistory` answer.
     let history_cache = service.history_max_get_messages.max(1);
     let settings = ServerSettings {

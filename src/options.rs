@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use crate::schema::{MessageSchema, MessageSchemas};
+
 /// Options of one chat service instance.
 #[derive(Debug, Clone)]
 pub struct ServiceOptions {
@@ -40,6 +42,9 @@ pub struct ServiceOptions {
     /// the newest ones within it, so that no request makes the server
     /// build a reply of any size.
     pub history_reply_bytes: usize,
+    /// Message formats given as JSON Schema (interface.md 7); none by
+    /// default.
+    pub message_schemas: MessageSchemas,
 }
 
 /// Limits against abuse (interface.md 8); 0 means no limit.
@@ -78,15 +83,29 @@ impl Default for ServiceOptions {
             instance_id: uuid::Uuid::new_v4().to_string(),
             limits: Limits::default(),
             history_reply_bytes: 1_000_000,
+            message_schemas: MessageSchemas::default(),
         }
     }
 }
 
-/// Which message kinds use a custom format (their checker hook is set),
-/// and how large a message may be (`--max-message-bytes`, 0: any).
-#[derive(Debug, Clone, Copy, Default)]
+/// The format of each message kind, and how large a message may be
+/// (`--max-message-bytes`, 0: any).
+#[derive(Debug, Clone, Default)]
 pub struct Formats {
-    pub room_custom: bool,
-    pub direct_custom: bool,
+    pub room: MessageFormat,
+    pub direct: MessageFormat,
     pub max_message_bytes: usize,
+}
+
+/// What a message of one kind must be (protocol.md 3.2, interface.md 7):
+/// `{textMessage: string}` unless a checker hook or a schema says
+/// otherwise.
+#[derive(Debug, Clone, Default)]
+pub struct MessageFormat {
+    /// A checker hook is set: any plain object passes validation, the
+    /// checker decides after it.
+    pub custom: bool,
+    /// The message must satisfy this schema (and have none of the fields
+    /// the server sets).
+    pub schema: Option<MessageSchema>,
 }

@@ -29,6 +29,7 @@ const LAYERS: &[&str] = &[
     "state",
     "redis",
     "options",
+    "schema",
     "metrics",
     "error",
     "json",

@@ -4,6 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::error::{ChatServiceError, Result};
+use crate::options::MessageFormat;
 
 fn arg(args: &[Value], pos: usize) -> &Value {
     args.get(pos).unwrap_or(&Value::Null)
@@ -50,21 +51,34 @@ pub fn any(args: &[Value], pos: usize) -> Value {
     arg(args, pos).clone()
 }
 
-/// `msg`: the default format `{textMessage: string}` and nothing else, or,
-/// with a custom format, any plain object (its checker runs later); its
-/// JSON no longer than `max_bytes` (0: any).
+/// Fields the server sets on a message (protocol.md 3.2); a message
+/// checked by a schema may not carry them (interface.md 7).
+const SERVER_FIELDS: [&str; 3] = ["id", "author", "timestamp"];
+
+/// `msg`: the default format `{textMessage: string}` and nothing else; with
+/// a checker hook, any plain object (the checker runs later); with a
+/// schema, a plain object that satisfies it and has none of the server's
+/// fields. Its JSON no longer than `max_bytes` (0: any).
 pub fn message(
     args: &[Value],
     pos: usize,
-    custom_format: bool,
+    format: &MessageFormat,
     max_bytes: usize,
 ) -> Result<Map<String, Value>> {
     let value = arg(args, pos);
     let Value::Object(map) = value else {
         return Err(bad(args, pos));
     };
-    let default_format = map.len() == 1 && map.get("textMessage").is_some_and(Value::is_string);
-    if !custom_format && !default_format {
+    let accepted = match &format.schema {
+        Some(schema) => {
+            !SERVER_FIELDS.iter().any(|field| map.contains_key(*field)) && schema.accepts(value)
+        }
+        None => {
+            format.custom
+                || (map.len() == 1 && map.get("textMessage").is_some_and(Value::is_string))
+        }
+    };
+    if !accepted {
         return Err(bad(args, pos));
     }
     if max_bytes > 0 && crate::json::js_stringify_len(value) > max_bytes {
@@ -95,14 +109,50 @@ mod tests {
             strings(&args, 2).unwrap_err(),
             ChatServiceError::BadArgument(2, json!(["a", 1]))
         );
-        assert!(message(&args, 3, false, 0).is_err());
-        assert!(message(&args, 3, true, 0).is_ok());
+        let default = MessageFormat::default();
+        let custom = MessageFormat {
+            custom: true,
+            schema: None,
+        };
+        assert!(message(&args, 3, &default, 0).is_err());
+        assert!(message(&args, 3, &custom, 0).is_ok());
         // {"textMessage":"x","other":1} is 29 bytes
-        assert!(message(&args, 3, true, 29).is_ok());
-        assert!(message(&args, 3, true, 28).is_err());
+        assert!(message(&args, 3, &custom, 29).is_ok());
+        assert!(message(&args, 3, &custom, 28).is_err());
         assert!(boolean(&[json!(0)], 0).is_err());
         assert!(number(&[json!("1")], 0, 0.0).is_err());
         assert!(number(&[json!(-1)], 0, 0.0).is_err());
         assert!(number(&[json!(0)], 0, 1.0).is_err());
+    }
+
+    #[test]
+    fn a_schema_replaces_the_default_format_and_server_fields_stay_refused() {
+        let schema = crate::schema::MessageSchema::new(&json!({
+            "type": "object",
+            "properties": { "type": { "const": "smile" }, "smileId": { "type": "integer" } },
+            "required": ["type", "smileId"]
+        }))
+        .unwrap();
+        let format = MessageFormat {
+            custom: false,
+            schema: Some(schema),
+        };
+        let smile = json!({"type": "smile", "smileId": 2});
+        assert_eq!(
+            message(&[json!("r"), smile.clone()], 1, &format, 0).unwrap(),
+            *smile.as_object().unwrap()
+        );
+        let text = json!({"textMessage": "x"});
+        assert_eq!(
+            message(&[json!("r"), text.clone()], 1, &format, 0).unwrap_err(),
+            ChatServiceError::BadArgument(1, text)
+        );
+        for field in ["id", "author", "timestamp"] {
+            let forged = json!({"type": "smile", "smileId": 2, field: 1});
+            assert!(
+                message(&[json!("r"), forged], 1, &format, 0).is_err(),
+                "{field}"
+            );
+        }
     }
 }

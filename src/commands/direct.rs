@@ -45,7 +45,7 @@ fn parse_list_change(a: &[Value]) -> Result<(String, Vec<String>)> {
 
 impl Cmd for DirectAddToList {
     const ARITY: usize = 2;
-    fn parse(a: &[Value], _: Formats) -> Result<Self> {
+    fn parse(a: &[Value], _: &Formats) -> Result<Self> {
         let (list, names) = parse_list_change(a)?;
         Ok(Self { list, names })
     }
@@ -56,7 +56,7 @@ impl Cmd for DirectAddToList {
 
 impl Cmd for DirectRemoveFromList {
     const ARITY: usize = 2;
-    fn parse(a: &[Value], _: Formats) -> Result<Self> {
+    fn parse(a: &[Value], _: &Formats) -> Result<Self> {
         let (list, names) = parse_list_change(a)?;
         Ok(Self { list, names })
     }
@@ -71,7 +71,7 @@ pub struct DirectGetAccessList {
 
 impl Cmd for DirectGetAccessList {
     const ARITY: usize = 1;
-    fn parse(a: &[Value], _: Formats) -> Result<Self> {
+    fn parse(a: &[Value], _: &Formats) -> Result<Self> {
         Ok(Self {
             list: args::string(a, 0)?,
         })
@@ -87,7 +87,7 @@ pub struct DirectGetWhitelistMode;
 
 impl Cmd for DirectGetWhitelistMode {
     const ARITY: usize = 0;
-    fn parse(_: &[Value], _: Formats) -> Result<Self> {
+    fn parse(_: &[Value], _: &Formats) -> Result<Self> {
         Ok(Self)
     }
     async fn apply(self, cx: &Ctx<'_>) -> Result<Value> {
@@ -102,7 +102,7 @@ pub struct DirectSetWhitelistMode {
 
 impl Cmd for DirectSetWhitelistMode {
     const ARITY: usize = 1;
-    fn parse(a: &[Value], _: Formats) -> Result<Self> {
+    fn parse(a: &[Value], _: &Formats) -> Result<Self> {
         Ok(Self {
             whitelist_only: args::boolean(a, 0)?,
         })
@@ -135,10 +135,10 @@ fn process(mut fields: Map<String, Value>, author: Option<&str>) -> Value {
 
 impl Cmd for DirectMessage {
     const ARITY: usize = 2;
-    fn parse(a: &[Value], formats: Formats) -> Result<Self> {
+    fn parse(a: &[Value], formats: &Formats) -> Result<Self> {
         Ok(Self {
             to: args::string(a, 0)?,
-            message: args::message(a, 1, formats.direct_custom, formats.max_message_bytes)?,
+            message: args::message(a, 1, &formats.direct, formats.max_message_bytes)?,
         })
     }
     async fn apply(self, cx: &Ctx<'_>) -> Result<Value> {

@@ -17,7 +17,7 @@ macro_rules! room_command {
 
         impl $crate::commands::Cmd for $name {
             const ARITY: usize = 1;
-            fn parse(a: &[serde_json::Value], _: $crate::options::Formats) -> $crate::error::Result<Self> {
+            fn parse(a: &[serde_json::Value], _: &$crate::options::Formats) -> $crate::error::Result<Self> {
                 Ok(Self {
                     room: $crate::commands::args::string(a, 0)?,
                 })
@@ -54,7 +54,7 @@ pub(crate) trait Cmd: Sized {
     /// The number of arguments (checkers).
     const ARITY: usize;
     /// Reads the arguments; `badArgument` on the first that fails.
-    fn parse(args: &[Value], formats: Formats) -> Result<Self>;
+    fn parse(args: &[Value], formats: &Formats) -> Result<Self>;
     /// Runs the command; the value is the ack's data.
     fn apply(self, cx: &Ctx<'_>) -> impl Future<Output = Result<Value>> + Send;
 }
@@ -84,7 +84,7 @@ macro_rules! commands {
         }
 
         impl Command {
-            pub fn parse(name: &str, args: &[Value], formats: Formats) -> Result<Self> {
+            pub fn parse(name: &str, args: &[Value], formats: &Formats) -> Result<Self> {
                 match name {
                     $($name => <$ty as Cmd>::parse(args, formats).map(Command::$variant),)*
                     _ => Err(ChatServiceError::NoCommand(name.to_string())),

@@ -74,7 +74,7 @@ async fn change_list(
 
 impl Cmd for RoomAddToList {
     const ARITY: usize = 3;
-    fn parse(a: &[Value], _: Formats) -> Result<Self> {
+    fn parse(a: &[Value], _: &Formats) -> Result<Self> {
         let (room, list, names) = parse_list_change(a)?;
         Ok(Self { room, list, names })
     }
@@ -85,7 +85,7 @@ impl Cmd for RoomAddToList {
 
 impl Cmd for RoomRemoveFromList {
     const ARITY: usize = 3;
-    fn parse(a: &[Value], _: Formats) -> Result<Self> {
+    fn parse(a: &[Value], _: &Formats) -> Result<Self> {
         let (room, list, names) = parse_list_change(a)?;
         Ok(Self { room, list, names })
     }
@@ -101,7 +101,7 @@ pub struct RoomSetWhitelistMode {
 
 impl Cmd for RoomSetWhitelistMode {
     const ARITY: usize = 2;
-    fn parse(a: &[Value], _: Formats) -> Result<Self> {
+    fn parse(a: &[Value], _: &Formats) -> Result<Self> {
         Ok(Self {
             room: args::string(a, 0)?,
             whitelist_only: args::boolean(a, 1)?,
@@ -125,7 +125,7 @@ pub struct RoomGetAccessList {
 
 impl Cmd for RoomGetAccessList {
     const ARITY: usize = 2;
-    fn parse(a: &[Value], _: Formats) -> Result<Self> {
+    fn parse(a: &[Value], _: &Formats) -> Result<Self> {
         Ok(Self {
             room: args::string(a, 0)?,
             list: args::string(a, 1)?.into(),
@@ -171,7 +171,7 @@ pub struct RoomUserSeen {
 
 impl Cmd for RoomUserSeen {
     const ARITY: usize = 2;
-    fn parse(a: &[Value], _: Formats) -> Result<Self> {
+    fn parse(a: &[Value], _: &Formats) -> Result<Self> {
         Ok(Self {
             room: args::string(a, 0)?,
             user: args::string(a, 1)?,

@@ -69,10 +69,10 @@ pub struct RoomMessage {
 
 impl Cmd for RoomMessage {
     const ARITY: usize = 2;
-    fn parse(a: &[Value], formats: Formats) -> Result<Self> {
+    fn parse(a: &[Value], formats: &Formats) -> Result<Self> {
         Ok(Self {
             room: args::string(a, 0)?,
-            message: args::message(a, 1, formats.room_custom, formats.max_message_bytes)?,
+            message: args::message(a, 1, &formats.room, formats.max_message_bytes)?,
         })
     }
     async fn apply(self, cx: &Ctx<'_>) -> Result<Value> {
@@ -111,7 +111,7 @@ pub struct RoomHistoryGet {
 
 impl Cmd for RoomHistoryGet {
     const ARITY: usize = 3;
-    fn parse(a: &[Value], _: Formats) -> Result<Self> {
+    fn parse(a: &[Value], _: &Formats) -> Result<Self> {
         Ok(Self {
             room: args::string(a, 0)?,
             id: args::number(a, 1, 0.0)?,

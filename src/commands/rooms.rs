@@ -19,7 +19,7 @@ pub struct RoomCreate {
 
 impl Cmd for RoomCreate {
     const ARITY: usize = 2;
-    fn parse(a: &[Value], _: Formats) -> Result<Self> {
+    fn parse(a: &[Value], _: &Formats) -> Result<Self> {
         Ok(Self {
             room: args::string(a, 0)?,
             whitelist_only: args::boolean(a, 1)?,

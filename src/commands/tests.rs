@@ -98,7 +98,7 @@ impl Harness {
         let Value::Array(args) = args else {
             panic!("arguments are an array")
         };
-        let command = Command::parse(name, &args, Formats::default())?;
+        let command = Command::parse(name, &args, &Formats::default())?;
         command.apply(&self.cx(user, id)).await
     }
 

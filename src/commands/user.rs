@@ -12,7 +12,7 @@ pub struct ListOwnSockets;
 
 impl Cmd for ListOwnSockets {
     const ARITY: usize = 0;
-    fn parse(_: &[Value], _: Formats) -> Result<Self> {
+    fn parse(_: &[Value], _: &Formats) -> Result<Self> {
         Ok(Self)
     }
     async fn apply(self, cx: &Ctx<'_>) -> Result<Value> {
@@ -35,7 +35,7 @@ pub struct SystemMessage {
 
 impl Cmd for SystemMessage {
     const ARITY: usize = 1;
-    fn parse(a: &[Value], _: Formats) -> Result<Self> {
+    fn parse(a: &[Value], _: &Formats) -> Result<Self> {
         Ok(Self {
             data: args::any(a, 0),
         })

@@ -64,6 +64,8 @@ layered_fields!(
     rate_limit,
     max_rooms_per_user,
     max_message_bytes,
+    room_message_schema,
+    direct_message_schema,
     auth,
     auth_query_param,
     jwt_secret,

@@ -18,6 +18,7 @@
 
 mod error;
 mod layers;
+mod schemas;
 #[cfg(test)]
 mod testing;
 mod validate;
@@ -340,6 +341,14 @@ pub struct Config {
     )]
     pub max_message_bytes: usize,
 
+    /// JSON Schema (draft 2020-12) room messages must satisfy instead of {textMessage: string}
+    #[arg(long, env = "CHAT_SERVICE_ROOM_MESSAGE_SCHEMA", value_name = "FILE")]
+    pub room_message_schema: Option<PathBuf>,
+
+    /// JSON Schema (draft 2020-12) direct messages must satisfy instead of {textMessage: string}
+    #[arg(long, env = "CHAT_SERVICE_DIRECT_MESSAGE_SCHEMA", value_name = "FILE")]
+    pub direct_message_schema: Option<PathBuf>,
+
     /// How clients authenticate: query (development only) or jwt
     #[arg(long, env = "CHAT_SERVICE_AUTH", default_value = "query")]
     pub auth: AuthMode,
@@ -422,7 +431,8 @@ pub struct Config {
 }
 
 impl Config {
-    /// The options of the chat service itself.
+    /// The options of the chat service itself, without the message schemas
+    /// (see [`Config::message_schemas`]).
     pub fn service_options(&self) -> crate::options::ServiceOptions {
         crate::options::ServiceOptions {
             namespace: self.namespace.clone(),
@@ -448,6 +458,8 @@ impl Config {
                 max_message_bytes: self.max_message_bytes,
             },
             history_reply_bytes: usize::try_from(self.max_payload_bytes).unwrap_or(usize::MAX),
+            // Reading and compiling the files can fail: `message_schemas`.
+            message_schemas: Default::default(),
         }
     }
 }
@@ -569,6 +581,8 @@ impl fmt::Debug for Config {
             .field("rate_limit", &self.rate_limit)
             .field("max_rooms_per_user", &self.max_rooms_per_user)
             .field("max_message_bytes", &self.max_message_bytes)
+            .field("room_message_schema", &self.room_message_schema)
+            .field("direct_message_schema", &self.direct_message_schema)
             .field("auth", &self.auth)
             .field("auth_query_param", &self.auth_query_param)
             .field("jwt_secret", &redacted(&self.jwt_secret))

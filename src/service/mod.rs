@@ -26,7 +26,7 @@ use crate::delivery::Deliveries;
 use crate::events::{Events, ServiceEvent};
 use crate::notify::Notify;
 use crate::notify::socketio::Sockets;
-use crate::options::{Formats, ServiceOptions};
+use crate::options::{Formats, MessageFormat, ServiceOptions};
 use crate::state::State;
 pub use builder::{ChatServiceBuilder, RoomInit, UserInit};
 use hooks::Hooks;
@@ -98,9 +98,16 @@ impl ChatService {
 
     /// A service of these parts, not started; the bus reaches its sockets.
     pub(crate) fn new(parts: Parts) -> Self {
+        let schemas = &parts.options.message_schemas;
         let formats = Formats {
-            room_custom: parts.hooks.room_messages_checker.is_some(),
-            direct_custom: parts.hooks.direct_messages_checker.is_some(),
+            room: MessageFormat {
+                custom: parts.hooks.room_messages_checker.is_some(),
+                schema: schemas.room.clone(),
+            },
+            direct: MessageFormat {
+                custom: parts.hooks.direct_messages_checker.is_some(),
+                schema: schemas.direct.clone(),
+            },
             max_message_bytes: parts.options.limits.max_message_bytes,
         };
         let service = ChatService(Arc::new(Inner {
@@ -158,8 +165,8 @@ impl ChatService {
         &self.0.bus
     }
 
-    pub(crate) fn formats(&self) -> Formats {
-        self.0.formats
+    pub(crate) fn formats(&self) -> &Formats {
+        &self.0.formats
     }
 
     /// This instance's id in the cluster.
