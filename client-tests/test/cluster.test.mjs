@@ -427,6 +427,72 @@ describe(`two instances on one ${MODE}`, { skip: NEEDS_REDIS }, () => {
     await other.noEvent('roomMessage', 0)
   })
 
+  for (const version of [4, 2]) {
+    it(`execUserCommand roomJoin through A for a socket on B (socket.io-client ${version}.x; protocol.md 14.5, this server's extension): B subscribes it, the echoes and roomUserJoined reach both instances; errors as for a local join`, async () => {
+      const room = uniq('room')
+      const user = uniq('alice')
+      const owner = await t.login(A.url, uniq('owner'))
+      const memberA = await t.login(A.url, uniq('memberA'))
+      const memberB = await t.login(B.url, uniq('memberB'))
+      const target = await t.login(B.url, user, { version })
+      const otherA = await t.login(A.url, user)
+      assert.deepEqual(await target.next('socketConnectEcho'), [otherA.id, 2])
+      await owner.ok('roomCreate', room, false)
+      for (const c of [memberA, memberB]) await c.ok('roomJoin', room)
+
+      const context = { userName: user, id: target.id }
+      assert.deepEqual(await apiOk(A.url, 'execUserCommand', [context, 'roomJoin', room]), [1])
+      // server calls echo to all the user's sockets, the joined one included
+      for (const c of [target, otherA]) assert.deepEqual(await c.next('roomJoinedEcho'), [room, target.id, 1])
+      for (const c of [memberA, memberB, target]) {
+        assert.deepEqual(await c.next('roomUserJoined', { filter: (r, u) => u === user }), [room, user])
+      }
+      assert.deepEqual(await otherA.ok('listOwnSockets'), { [target.id]: [room], [otherA.id]: [] })
+      // the socket on B is in the room: it gets the messages sent on A, and may send
+      const id = await memberA.ok('roomMessage', room, { textMessage: 'to the joined socket' })
+      const [, msg] = await target.next('roomMessage', { filter: (r, m) => m.id === id })
+      assert.equal(msg.textMessage, 'to the joined socket')
+      const own = await target.ok('roomMessage', room, { textMessage: 'from B' })
+      await memberA.next('roomMessage', { filter: (r, m) => m.id === own })
+      await otherA.noEvent('roomMessage', 0) // not joined
+      // joined already: the current count, nothing sent
+      assert.deepEqual(await apiOk(A.url, 'execUserCommand', [context, 'roomJoin', room]), [1])
+
+      // errors as for a local join, and the socket stays out
+      const closed = uniq('closed')
+      await owner.ok('roomCreate', closed, true) // whitelist only
+      await owner.ok('roomJoin', closed)
+      const notAllowed = await api(A.url, 'execUserCommand', [context, 'roomJoin', closed])
+      assert.equal(notAllowed.status, 422, notAllowed.text)
+      assert.equal(notAllowed.json.error.code, 'notAllowed')
+      const ghost = uniq('ghost')
+      const noRoom = await api(A.url, 'execUserCommand', [context, 'roomJoin', ghost])
+      assert.equal(noRoom.status, 422, noRoom.text)
+      assert.deepEqual(noRoom.json.error, { name: 'ChatServiceError', code: 'noRoom', args: [ghost], message: `No such room ${ghost}` })
+      assert.deepEqual(await target.ok('listOwnSockets'), { [target.id]: [room], [otherA.id]: [] })
+      await owner.ok('roomMessage', closed, { textMessage: 'members only' })
+      await target.noEvent('roomMessage', 300, (r) => r === closed)
+
+      // a socket that is gone: invalidSocket, and the state does not get it
+      const gone = await t.login(B.url, user, { version })
+      assert.deepEqual(await otherA.next('socketConnectEcho'), [gone.id, 3])
+      gone.close()
+      assert.deepEqual(await otherA.next('socketDisconnectEcho'), [gone.id, 2])
+      const invalid = await api(A.url, 'execUserCommand', [{ userName: user, id: gone.id }, 'roomJoin', room])
+      assert.equal(invalid.status, 422, invalid.text)
+      assert.deepEqual(invalid.json.error.code, 'invalidSocket')
+      assert.deepEqual(invalid.json.error.args, [gone.id])
+      assert.deepEqual(await otherA.ok('listOwnSockets'), { [target.id]: [room], [otherA.id]: [] })
+
+      // and roomLeave the same way, as before
+      assert.deepEqual(await apiOk(A.url, 'execUserCommand', [context, 'roomLeave', room]), [0])
+      assert.deepEqual(await otherA.next('roomLeftEcho'), [room, target.id, 0])
+      const after = await memberA.ok('roomMessage', room, { textMessage: 'after the leave' })
+      await memberB.next('roomMessage', { filter: (r, m) => m.id === after })
+      await target.noEvent('roomMessage', 300, (r, m) => m.id === after)
+    })
+  }
+
   it('disconnectUserSockets through A\'s admin API disconnects the user\'s sockets on B ("io server disconnect")', async () => {
     const user = uniq('dis')
     const onA = await t.login(A.url, user)

@@ -1,8 +1,10 @@
 //! The cluster bus (protocol.md 14.3): messages every instance receives,
 //! the sender included. The service uses it to make a socket of another
 //! instance leave a room (`roomLeaveSocket`, answered by `socketRoomLeft`
-//! from the instance holding the socket); applications may send their own
-//! events with `emit` and listen with `on`.
+//! from the instance holding the socket) and, this server's extension
+//! (protocol.md 14.5), join one (`roomJoinSocket`, answered by
+//! `socketRoomJoined`); applications may send their own events with `emit`
+//! and listen with `on`.
 //!
 //! With one instance the bus is in-process; with Redis it is a pub/sub
 //! channel named after the service's key prefix.
@@ -36,6 +38,48 @@ pub(crate) trait BusHandler: Send + Sync + 'static {
     /// Unsubscribes `socket` from `room` if it is connected here; returns
     /// whether it was.
     fn leave_local(&self, socket: &str, room: &str) -> BoxFuture<'static, bool>;
+    /// Subscribes `socket` to `room` if it is connected here; returns
+    /// whether it was.
+    fn join_local(&self, socket: &str, room: &str) -> BoxFuture<'static, bool>;
+}
+
+/// A request to the instance holding a socket, and that instance's answer.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+enum SocketRequest {
+    Leave,
+    Join,
+}
+
+impl SocketRequest {
+    fn of(event: &str) -> Option<Self> {
+        match event {
+            "roomLeaveSocket" => Some(Self::Leave),
+            "roomJoinSocket" => Some(Self::Join),
+            _ => None,
+        }
+    }
+
+    fn of_answer(event: &str) -> Option<Self> {
+        match event {
+            "socketRoomLeft" => Some(Self::Leave),
+            "socketRoomJoined" => Some(Self::Join),
+            _ => None,
+        }
+    }
+
+    fn event(self) -> &'static str {
+        match self {
+            Self::Leave => "roomLeaveSocket",
+            Self::Join => "roomJoinSocket",
+        }
+    }
+
+    fn answer(self) -> &'static str {
+        match self {
+            Self::Leave => "socketRoomLeft",
+            Self::Join => "socketRoomJoined",
+        }
+    }
 }
 
 enum Medium {
@@ -51,8 +95,8 @@ enum Medium {
 struct Inner {
     medium: Medium,
     listeners: DashMap<String, Vec<Listener>>,
-    /// (socket, room) -> whoever waits for its `socketRoomLeft`.
-    waiting: DashMap<(String, String), Vec<oneshot::Sender<()>>>,
+    /// (request, socket, room) -> whoever waits for its answer.
+    waiting: DashMap<(SocketRequest, String, String), Vec<oneshot::Sender<()>>>,
     ack_timeout: Duration,
     handler: std::sync::OnceLock<Weak<dyn BusHandler>>,
     timeouts: std::sync::atomic::AtomicU64,
@@ -141,7 +185,8 @@ impl ClusterBus {
         }
     }
 
-    /// How many `roomLeaveSocket` waits ended without an answer.
+    /// How many `roomLeaveSocket` and `roomJoinSocket` waits ended without
+    /// an answer.
     pub fn ack_timeouts(&self) -> u64 {
         self.0.timeouts.load(std::sync::atomic::Ordering::Relaxed)
     }
@@ -187,26 +232,48 @@ impl ClusterBus {
     /// Makes a socket of any instance leave a room's channel, waiting at
     /// most the bus ack timeout for the instance holding it to confirm.
     pub async fn room_leave_socket(&self, socket: &str, room: &str) -> Result<()> {
-        if matches!(self.0.medium, Medium::Local) {
+        if self.is_local() {
             // One instance: the caller already knows the socket is not here.
             return Ok(());
         }
+        if !self.ask_holder(SocketRequest::Leave, socket, room).await? {
+            tracing::warn!(%socket, %room, "no instance confirmed roomLeaveSocket in time");
+        }
+        Ok(())
+    }
+
+    /// Makes a socket of another instance join a room's channel there;
+    /// whether the instance holding it confirmed within the bus ack
+    /// timeout (`false` at once with one instance).
+    pub async fn room_join_socket(&self, socket: &str, room: &str) -> Result<bool> {
+        if self.is_local() {
+            return Ok(false);
+        }
+        self.ask_holder(SocketRequest::Join, socket, room).await
+    }
+
+    fn is_local(&self) -> bool {
+        matches!(self.0.medium, Medium::Local)
+    }
+
+    /// Sends `request` for a socket to every instance and waits at most the
+    /// ack timeout for the answer of the one holding it; whether it came.
+    async fn ask_holder(&self, request: SocketRequest, socket: &str, room: &str) -> Result<bool> {
         let (done, confirmed) = oneshot::channel();
-        let key = (socket.to_string(), room.to_string());
+        let key = (request, socket.to_string(), room.to_string());
         self.0.waiting.entry(key.clone()).or_default().push(done);
         let sent = self
-            .emit("roomLeaveSocket", vec![json!(socket), json!(room)])
+            .emit(request.event(), vec![json!(socket), json!(room)])
             .await;
         let outcome = match sent {
             Ok(()) => match tokio::time::timeout(self.0.ack_timeout, confirmed).await {
-                Ok(_) => Ok(()),
+                Ok(_) => Ok(true),
                 Err(_) => {
                     self.0
                         .timeouts
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     crate::metrics::bus_timeout();
-                    tracing::warn!(%socket, %room, "no instance confirmed roomLeaveSocket in time");
-                    Ok(())
+                    Ok(false)
                 }
             },
             Err(error) => Err(error),
@@ -230,33 +297,18 @@ impl ClusterBus {
     }
 
     async fn dispatch(&self, Envelope { ev, args }: Envelope) {
-        match ev.as_str() {
-            "roomLeaveSocket" => {
-                let (Some(socket), Some(room)) = (arg_str(&args, 0), arg_str(&args, 1)) else {
-                    return;
-                };
-                let Some(handler) = self.0.handler.get().and_then(Weak::upgrade) else {
-                    return;
-                };
-                if handler.leave_local(socket, room).await
-                    && let Err(error) = self.emit("socketRoomLeft", args.clone()).await
-                {
-                    tracing::warn!(%error, "cannot confirm roomLeaveSocket");
-                }
+        if let Some(request) = SocketRequest::of(&ev) {
+            self.answer(request, &args).await;
+        } else if let Some(request) = SocketRequest::of_answer(&ev)
+            && let (Some(socket), Some(room)) = (arg_str(&args, 0), arg_str(&args, 1))
+            && let Some((_, waiters)) =
+                self.0
+                    .waiting
+                    .remove(&(request, socket.to_string(), room.to_string()))
+        {
+            for waiter in waiters {
+                let _ = waiter.send(());
             }
-            "socketRoomLeft" => {
-                if let (Some(socket), Some(room)) = (arg_str(&args, 0), arg_str(&args, 1))
-                    && let Some((_, waiters)) = self
-                        .0
-                        .waiting
-                        .remove(&(socket.to_string(), room.to_string()))
-                {
-                    for waiter in waiters {
-                        let _ = waiter.send(());
-                    }
-                }
-            }
-            _ => {}
         }
         let listeners = self
             .0
@@ -266,6 +318,25 @@ impl ClusterBus {
             .unwrap_or_default();
         for listener in listeners {
             listener(args.clone()).await;
+        }
+    }
+}
+
+impl ClusterBus {
+    /// Does `request` if the socket is connected here, and says so.
+    async fn answer(&self, request: SocketRequest, args: &[Value]) {
+        let (Some(socket), Some(room)) = (arg_str(args, 0), arg_str(args, 1)) else {
+            return;
+        };
+        let Some(handler) = self.0.handler.get().and_then(Weak::upgrade) else {
+            return;
+        };
+        let done = match request {
+            SocketRequest::Leave => handler.leave_local(socket, room).await,
+            SocketRequest::Join => handler.join_local(socket, room).await,
+        };
+        if done && let Err(error) = self.emit(request.answer(), args.to_vec()).await {
+            tracing::warn!(%error, "cannot confirm {}", request.event());
         }
     }
 }
@@ -284,6 +355,9 @@ mod tests {
         fn leave_local(&self, socket: &str, _room: &str) -> BoxFuture<'static, bool> {
             let here = socket == self.0;
             Box::pin(async move { here })
+        }
+        fn join_local(&self, socket: &str, room: &str) -> BoxFuture<'static, bool> {
+            self.leave_local(socket, room)
         }
     }
 
@@ -319,31 +393,49 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn room_leave_socket_message_is_confirmed_only_by_the_holder() {
+    async fn room_join_socket_on_one_instance_is_refused_at_once() {
         let bus = ClusterBus::local(Duration::from_secs(30));
         let holder: Arc<dyn BusHandler> = Arc::new(Holder("s1"));
         bus.set_handler(Arc::downgrade(&holder));
-        let confirmed = Arc::new(tokio::sync::Notify::new());
-        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let (notify, record) = (confirmed.clone(), seen.clone());
-        bus.on("socketRoomLeft", move |args| {
-            if let Ok(mut seen) = record.lock() {
-                seen.push(args);
-            }
-            notify.notify_one();
-            async {}
-        });
-        // The test runtime runs spawned tasks in order: the non-holder's
-        // message is handled before the holder's confirmation arrives.
-        bus.emit("roomLeaveSocket", vec![json!("s2"), json!("r")])
-            .await
-            .unwrap();
-        bus.emit("roomLeaveSocket", vec![json!("s1"), json!("r")])
-            .await
-            .unwrap();
-        tokio::time::timeout(Duration::from_secs(5), confirmed.notified())
-            .await
-            .unwrap();
-        assert_eq!(*seen.lock().unwrap(), vec![vec![json!("s1"), json!("r")]]);
+        let confirmed =
+            tokio::time::timeout(Duration::from_secs(5), bus.room_join_socket("s1", "r"))
+                .await
+                .unwrap()
+                .unwrap();
+        assert!(!confirmed);
+    }
+
+    #[tokio::test]
+    async fn socket_requests_are_confirmed_only_by_the_holder() {
+        for (request, answer) in [
+            ("roomLeaveSocket", "socketRoomLeft"),
+            ("roomJoinSocket", "socketRoomJoined"),
+        ] {
+            let bus = ClusterBus::local(Duration::from_secs(30));
+            let holder: Arc<dyn BusHandler> = Arc::new(Holder("s1"));
+            bus.set_handler(Arc::downgrade(&holder));
+            let confirmed = Arc::new(tokio::sync::Notify::new());
+            let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+            let (notify, record) = (confirmed.clone(), seen.clone());
+            bus.on(answer, move |args| {
+                if let Ok(mut seen) = record.lock() {
+                    seen.push(args);
+                }
+                notify.notify_one();
+                async {}
+            });
+            // The test runtime runs spawned tasks in order: the non-holder's
+            // message is handled before the holder's confirmation arrives.
+            bus.emit(request, vec![json!("s2"), json!("r")])
+                .await
+                .unwrap();
+            bus.emit(request, vec![json!("s1"), json!("r")])
+                .await
+                .unwrap();
+            tokio::time::timeout(Duration::from_secs(5), confirmed.notified())
+                .await
+                .unwrap();
+            assert_eq!(*seen.lock().unwrap(), vec![vec![json!("s1"), json!("r")]]);
+        }
     }
 }

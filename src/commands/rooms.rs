@@ -72,8 +72,8 @@ room_command!(RoomJoin, |cx, room| {
     };
     let user = cx.require_user()?;
     let _lock = cx.lock(user, room).await?;
-    if !cx.notify.is_local(id) {
-        // A socket of another instance (or none): leave its state alone.
+    if !cx.notify.is_local(id) && !cx.notify.is_logged_in_anywhere(id).await? {
+        // A socket no instance holds: leave its state alone.
         if !cx.state.room_access(room, user).await? {
             return Err(ChatServiceError::NotAllowed);
         }
@@ -90,7 +90,10 @@ room_command!(RoomJoin, |cx, room| {
         },
         joined => joined?,
     };
-    if let Err(error) = cx.notify.join(id, room) {
+    // A socket of another instance (an `execUserCommand` for it here, this
+    // server's extension of protocol.md 14.5) is subscribed by the instance
+    // holding it before anyone is told, so the notifications reach it too.
+    if let Err(error) = cx.notify.join(id, room).await {
         rollback_join(cx, room, user, id).await;
         return Err(error);
     }
@@ -131,10 +134,11 @@ async fn open_conversation(cx: &Ctx<'_>, user: &str, partner: &str) -> Result<()
     Ok(())
 }
 
-/// Undoes a join: state and channel. (The original left the socket in the
-/// channel, receiving the room's messages while not joined: fixed.)
+/// Undoes a join: state and channel, on whichever instance the socket is.
+/// (The original left the socket in the channel, receiving the room's
+/// messages while not joined: fixed.)
 async fn rollback_join(cx: &Ctx<'_>, room: &str, user: &str, id: &str) {
-    cx.notify.leave_local(id, room);
+    cx.notify.leave(id, room).await;
     if let Err(error) = cx.state.room_leave(room, user, id, now_ms()).await {
         cx.events.send(ServiceEvent::StoreConsistencyFailure {
             error,

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::{Caller, Command, CommandHooks, Ctx};
 use crate::delivery::{self, Deliveries};
-use crate::error::Result;
+use crate::error::{ChatServiceError, Result};
 use crate::events::Events;
 use crate::notify::recording::{Recording, Sent, To};
 use crate::options::{Formats, ServiceOptions};
@@ -73,6 +73,14 @@ impl Harness {
     }
 
     fn cx<'a>(&'a self, user: &'a str, id: &'a str) -> Ctx<'a> {
+        self.cx_of(Caller {
+            user: Some(user),
+            id: Some(id),
+            ..Caller::default()
+        })
+    }
+
+    fn cx_of<'a>(&'a self, caller: Caller<'a>) -> Ctx<'a> {
         Ctx {
             state: &*self.state,
             notify: &*self.notify,
@@ -80,11 +88,7 @@ impl Harness {
             hooks: &NoHooks,
             deliveries: &self.deliveries,
             events: &self.events,
-            caller: Caller {
-                user: Some(user),
-                id: Some(id),
-                ..Caller::default()
-            },
+            caller,
         }
     }
 
@@ -92,6 +96,24 @@ impl Harness {
     async fn connect(&self, user: &str, id: &str) {
         self.state.add_socket(user, id, "here").await.unwrap();
         self.notify.connect(id);
+    }
+
+    /// A socket of `user` connected to another instance.
+    async fn connect_remote(&self, user: &str, id: &str) {
+        self.state.add_socket(user, id, "there").await.unwrap();
+        self.notify.connect_remote(id);
+    }
+
+    /// `roomJoin` as `execUserCommand({userName: user, id})` runs it.
+    async fn server_join(&self, user: &str, id: &str) -> Result<Value> {
+        let caller = Caller {
+            user: Some(user),
+            id: Some(id),
+            bypass: false,
+            is_local_call: true,
+        };
+        let command = Command::parse("roomJoin", &[json!(ROOM)], &Formats::default())?;
+        command.apply(&self.cx_of(caller)).await
     }
 
     async fn run(&self, user: &str, id: &str, name: &str, args: Value) -> Result<Value> {
@@ -174,6 +196,63 @@ async fn join_tells_the_room_once_and_echoes_to_the_users_other_sockets() {
     assert_eq!(
         h.sent_by("alice", "a2", "roomJoin", json!([ROOM])).await,
         []
+    );
+}
+
+#[tokio::test]
+async fn a_server_join_of_another_instances_socket_subscribes_it_there_and_tells_everyone() {
+    let h = Harness::new("owner").await;
+    h.joined("bob", "b1").await;
+    h.connect("alice", "a1").await;
+    h.connect_remote("alice", "a2").await;
+
+    assert_eq!(h.server_join("alice", "a2").await.unwrap(), json!(1));
+    assert_eq!(
+        h.notify.take(),
+        [
+            sent(room(), "roomUserJoined", json!([ROOM, "alice"])),
+            // Server calls echo to all the user's sockets (protocol.md 11).
+            sent(
+                user("alice", None),
+                "roomJoinedEcho",
+                json!([ROOM, "a2", 1])
+            ),
+        ]
+    );
+    assert_eq!(h.notify.channels("a2"), [ROOM]);
+    assert!(h.notify.channels("a1").is_empty());
+    let sockets = h.state.user_sockets("alice").await.unwrap();
+    assert_eq!(sockets["a2"], [ROOM]);
+
+    // Errors as for a local join, and nothing changes.
+    h.run(
+        "owner",
+        "o1",
+        "roomAddToList",
+        json!([ROOM, "blacklist", ["carol"]]),
+    )
+    .await
+    .unwrap();
+    h.connect_remote("carol", "c1").await;
+    h.notify.take();
+    assert_eq!(
+        h.server_join("carol", "c1").await.unwrap_err(),
+        ChatServiceError::NotAllowed
+    );
+    assert!(h.notify.channels("c1").is_empty());
+    // A socket no instance holds.
+    assert_eq!(
+        h.server_join("alice", "gone").await.unwrap_err(),
+        ChatServiceError::InvalidSocket("gone".into())
+    );
+    assert_eq!(h.notify.take(), []);
+    assert_eq!(h.state.room_userlist(ROOM).await.unwrap(), ["bob", "alice"]);
+    assert!(
+        !h.state
+            .user_sockets("alice")
+            .await
+            .unwrap()
+            .contains_key("gone")
     );
 }
 

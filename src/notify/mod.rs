@@ -95,9 +95,13 @@ pub(crate) trait Notify: Send + Sync {
     /// Whether the socket is connected to this instance.
     fn is_local(&self, id: &str) -> bool;
 
-    /// Subscribes a local socket to a room's channel; `invalidSocket` if it
-    /// is not connected here.
-    fn join(&self, id: &str, room: &str) -> Result<()>;
+    /// Whether a logged-in socket of this id is connected to any instance.
+    async fn is_logged_in_anywhere(&self, id: &str) -> Result<bool>;
+
+    /// Subscribes a socket of any instance to a room's channel (another
+    /// instance's through the cluster bus, by the instance holding it);
+    /// `invalidSocket` if no instance confirms it holds the socket.
+    async fn join(&self, id: &str, room: &str) -> Result<()>;
 
     /// Unsubscribes a socket from a room's channel if it is connected here;
     /// returns whether it was.

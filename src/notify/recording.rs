@@ -52,6 +52,8 @@ pub(crate) struct Recording {
     sent: Mutex<Vec<Sent>>,
     /// Connected socket -> the room channels it is subscribed to.
     sockets: Mutex<BTreeMap<String, BTreeSet<String>>>,
+    /// The same for sockets connected to another instance.
+    remote: Mutex<BTreeMap<String, BTreeSet<String>>>,
 }
 
 impl Recording {
@@ -60,16 +62,23 @@ impl Recording {
         self.sockets.lock().unwrap().entry(id.into()).or_default();
     }
 
+    /// A socket connected to another instance from now on.
+    pub fn connect_remote(&self, id: &str) {
+        self.remote.lock().unwrap().entry(id.into()).or_default();
+    }
+
     /// Everything sent so far, taken out (the next call starts afresh).
     pub fn take(&self) -> Vec<Sent> {
         std::mem::take(&mut *self.sent.lock().unwrap())
     }
 
-    /// The room channels a socket is subscribed to.
+    /// The room channels a socket of any instance is subscribed to.
     pub fn channels(&self, id: &str) -> Vec<String> {
         let sockets = self.sockets.lock().unwrap();
+        let remote = self.remote.lock().unwrap();
         sockets
             .get(id)
+            .or_else(|| remote.get(id))
             .map(|rooms| rooms.iter().cloned().collect())
             .unwrap_or_default()
     }
@@ -108,8 +117,14 @@ impl Notify for Recording {
         self.sockets.lock().unwrap().contains_key(id)
     }
 
-    fn join(&self, id: &str, room: &str) -> Result<()> {
-        match self.sockets.lock().unwrap().get_mut(id) {
+    async fn is_logged_in_anywhere(&self, id: &str) -> Result<bool> {
+        Ok(self.is_local(id) || self.remote.lock().unwrap().contains_key(id))
+    }
+
+    async fn join(&self, id: &str, room: &str) -> Result<()> {
+        let mut sockets = self.sockets.lock().unwrap();
+        let mut remote = self.remote.lock().unwrap();
+        match sockets.get_mut(id).or_else(|| remote.get_mut(id)) {
             Some(rooms) => {
                 rooms.insert(room.into());
                 Ok(())
@@ -129,6 +144,10 @@ impl Notify for Recording {
     }
 
     async fn leave(&self, id: &str, room: &str) {
-        self.leave_local(id, room);
+        if !self.leave_local(id, room)
+            && let Some(rooms) = self.remote.lock().unwrap().get_mut(id)
+        {
+            rooms.remove(room);
+        }
     }
 }

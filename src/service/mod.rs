@@ -56,6 +56,14 @@ impl BusHandler for Inner {
         let left = self.sockets.leave_local(socket, room);
         Box::pin(std::future::ready(left))
     }
+
+    fn join_local(&self, socket: &str, room: &str) -> BoxFuture<'static, bool> {
+        let joined = self
+            .sockets
+            .join_all(socket, vec![room.to_string()])
+            .is_ok();
+        Box::pin(std::future::ready(joined))
+    }
 }
 
 /// Counts commands and disconnect cleanups in flight, so `close` can wait

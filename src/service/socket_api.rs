@@ -62,7 +62,7 @@ impl ChatService {
     /// was connected. `badArgument` (at 1) for a reserved event name.
     pub async fn emit_to_socket(&self, id: &str, event: &str, args: &[Value]) -> Result<bool> {
         check_event(1, event)?;
-        let connected = self.sockets().is_logged_in_anywhere(id).await?;
+        let connected = self.notify().is_logged_in_anywhere(id).await?;
         if connected {
             self.notify().emit(Target::Socket(id), event, args).await;
         }

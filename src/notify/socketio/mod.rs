@@ -46,7 +46,7 @@ pub(crate) struct LocalSocket {
 pub(crate) struct Sockets {
     server: Arc<dyn SocketServer>,
     namespace: Arc<str>,
-    /// Reaches sockets of other instances (`leave`).
+    /// Reaches sockets of other instances (`join`, `leave`).
     bus: ClusterBus,
 }
 
@@ -171,15 +171,6 @@ impl Sockets {
         }
     }
 
-    /// Whether a logged-in socket of this id is connected to any instance
-    /// (its own channel, joined at login, has a member somewhere).
-    pub async fn is_logged_in_anywhere(&self, id: &str) -> Result<bool> {
-        if self.sid(id).is_none() {
-            return Ok(false);
-        }
-        self.server.has_members(&socket_channel(id)).await
-    }
-
     /// Disconnects every socket of a user, on every instance.
     pub async fn disconnect_user(&self, user: &str) {
         self.server.disconnect_channel(&user_channel(user)).await;
@@ -250,8 +241,22 @@ impl Notify for Sockets {
     }
 
     /// Subscribes a local socket to a channel; `invalidSocket` otherwise.
-    fn join(&self, id: &str, room: &str) -> Result<()> {
-        self.join_all(id, vec![room.to_string()])
+    /// Its own channel, joined at login, has a member somewhere.
+    async fn is_logged_in_anywhere(&self, id: &str) -> Result<bool> {
+        if self.sid(id).is_none() {
+            return Ok(false);
+        }
+        self.server.has_members(&socket_channel(id)).await
+    }
+
+    async fn join(&self, id: &str, room: &str) -> Result<()> {
+        if self.is_local(id) {
+            return self.join_all(id, vec![room.to_string()]);
+        }
+        match self.bus.room_join_socket(id, room).await? {
+            true => Ok(()),
+            false => Err(ChatServiceError::InvalidSocket(id.to_string())),
+        }
     }
 
     /// Unsubscribes a socket from a channel if it is connected here;
