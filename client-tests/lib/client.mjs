@@ -352,6 +352,24 @@ export function unorderedWithRedis (list) {
   return STATE === 'redis' && Array.isArray(list) ? [...list].sort() : list
 }
 
+/**
+ * Retries `check` (an async assertion) until it passes or `timeout` ms
+ * have passed (then its last failure is thrown): for state that changes
+ * without an event a client can wait for (another instance's view, a
+ * server's health).
+ */
+export async function eventually (check, { timeout = 10000, interval = 50 } = {}) {
+  const deadline = Date.now() + timeout
+  for (;;) {
+    try {
+      return await check()
+    } catch (e) {
+      if (Date.now() > deadline) throw e
+    }
+    await sleep(interval) // poll interval, not a wait for time to pass
+  }
+}
+
 /** Milliseconds sleep — only for short absence windows. */
 export function sleep (ms) {
   return new Promise(resolve => setTimeout(resolve, ms))

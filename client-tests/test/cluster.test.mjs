@@ -12,7 +12,7 @@ import assert from 'node:assert/strict'
 import {
   startServer, expectExit, redisFlags, uniquePrefix, REDIS_URL, REDIS_CLUSTER, ORIGINAL
 } from '../lib/server.mjs'
-import { clientSet, uniq, sleep } from '../lib/client.mjs'
+import { clientSet, uniq, sleep, eventually } from '../lib/client.mjs'
 import { startRedis, freePort } from '../lib/redis.mjs'
 
 const TOKEN = 'cluster-admin-token'
@@ -47,23 +47,6 @@ async function apiOk (url, method, args = []) {
   const r = await api(url, method, args)
   assert.equal(r.status, 200, `${method}${JSON.stringify(args)}: ${r.status} ${r.text}`)
   return r.json.result
-}
-
-/**
- * Retries `check` (an async assertion) until it passes or `timeout` ms
- * have passed (then its last failure is thrown): for state that another
- * instance updates after the event a client can wait for.
- */
-async function eventually (check, { timeout = 10000, interval = 50 } = {}) {
-  const deadline = Date.now() + timeout
-  for (;;) {
-    try {
-      return await check()
-    } catch (e) {
-      if (Date.now() > deadline) throw e
-    }
-    await sleep(interval) // poll interval, not a wait for time to pass
-  }
 }
 
 /** Starts an instance with the Redis flags of `prefix` and id `id`. */

@@ -10,7 +10,7 @@ import fs from 'node:fs'
 import { execFile, execFileSync } from 'node:child_process'
 import { promisify } from 'node:util'
 import { startServer, expectExit, sqliteFlags, tempDbPath, STATE, OURS_ONLY } from '../lib/server.mjs'
-import { clientSet } from '../lib/client.mjs'
+import { clientSet, eventually } from '../lib/client.mjs'
 
 const SKIP = OURS_ONLY || (STATE !== 'sqlite' ? `the SQLite state's own tests (CHAT_SERVICE_STATE=${STATE})` : false)
 const TOKEN = 'sqlite-test-token'
@@ -286,19 +286,6 @@ function hasPrlimit () {
 /** The size of `file` in bytes, 0 when it does not exist. */
 function sizeOf (file) {
   return fs.statSync(file, { throwIfNoEntry: false })?.size ?? 0
-}
-
-/** Polls `check` until it stops throwing; its last error after `timeout` ms. */
-async function eventually (check, { timeout = 10000, interval = 50 } = {}) {
-  const deadline = Date.now() + timeout
-  for (;;) {
-    try {
-      return await check()
-    } catch (e) {
-      if (Date.now() > deadline) throw e
-    }
-    await new Promise(resolve => setTimeout(resolve, interval)) // poll interval, not a wait for time to pass
-  }
 }
 
 describe('SQLite state: a full disk', { skip: SKIP || (hasPrlimit() ? false : 'needs the prlimit command (util-linux)') }, () => {
